@@ -1,0 +1,590 @@
+"""Stage 1, load: read a register (YAML file or folder of CSV files) or RDF, check it against
+the register format, and put it into a store beside the ontology and catalogues.
+
+A register with any problem loads nothing: every problem is collected (file, entry id, key)
+and raised together as one RegisterError.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pyoxigraph as ox
+import yaml
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import RDF, RDFS, SKOS, XSD
+
+from .errors import Problem, RDFInputError, RegisterError
+from .namespaces import (
+    AIMS,
+    DATA_BASE,
+    GRAPH_CATALOGUES,
+    GRAPH_DATA,
+    GRAPH_ONTOLOGY,
+    ISO42001,
+    PREFIXES,
+    expand_curie,
+)
+from .schema import (
+    AI_POLICY_KIND,
+    CONTROL,
+    FORMAT_ID,
+    SECTIONS,
+    TOP_LEVEL,
+    TOP_MANAGEMENT,
+    Key,
+    Section,
+)
+from .store import RDF_FORMATS, Store, from_ox_term
+
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]*$")
+DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+CSV_LIST_SEPARATOR = ";"
+
+# --- packaged RDF (ontology, catalogues) --------------------------------------------------
+
+
+def package_files(folder: str, suffix: str = ".ttl") -> list[Path]:
+    """Files shipped inside the package under `folder`, sorted by name."""
+    root = resources.files("aimsgraph") / folder
+    return sorted(Path(str(p)) for p in root.iterdir() if p.name.endswith(suffix)) if root.is_dir() else []
+
+
+def ontology_files() -> list[Path]:
+    return package_files("ontology")
+
+
+def catalogue_files() -> list[Path]:
+    return package_files("ontology/catalogues")
+
+
+@lru_cache(maxsize=1)
+def catalogue_graph() -> Graph:
+    """The shipped catalogues as one rdflib Graph (parsed once per process)."""
+    g = Graph()
+    for path in catalogue_files():
+        g.parse(path, format="turtle")
+    return g
+
+
+@lru_cache(maxsize=1)
+def catalogue_terms() -> frozenset[str]:
+    """IRIs of every catalogue entry (clause, control, article, subcategory…)."""
+    return frozenset(str(s) for s in catalogue_graph().subjects(SKOS.notation, None) if isinstance(s, URIRef))
+
+
+@lru_cache(maxsize=1)
+def annex_a_controls() -> frozenset[str]:
+    return frozenset(str(s) for s in catalogue_graph().subjects(RDF.type, AIMS.AnnexAControl))
+
+
+def load_packaged(store: Store) -> None:
+    """Ontology and catalogues into their own named graphs (replacing what was there)."""
+    store.clear(GRAPH_ONTOLOGY)
+    store.clear(GRAPH_CATALOGUES)
+    for path in ontology_files():
+        store.load(path.read_bytes(), "turtle", GRAPH_ONTOLOGY)
+    for path in catalogue_files():
+        store.load(path.read_bytes(), "turtle", GRAPH_CATALOGUES)
+
+
+# --- reading: YAML and CSV into plain Python values ---------------------------------------
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that keeps dates as text (so a bad date is our error, with entry and key,
+    not a parser crash) and flags duplicate mapping keys instead of silently keeping one."""
+
+
+_StrictLoader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in rs if tag != "tag:yaml.org,2002:timestamp"]
+    for ch, rs in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False):
+    seen: set = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            mark = key_node.start_mark
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key '{key}' (line {mark.line + 1})", mark)
+        seen.add(key)
+    return yaml.SafeLoader.construct_mapping(loader, node, deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def read_yaml(path: Path) -> Any:
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506 (strict safe loader)
+    except yaml.YAMLError as exc:
+        raise RegisterError(Problem(path.name, "", "", f"not valid YAML: {exc}")) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RegisterError(Problem(str(path), "", "", f"cannot read file: {exc}")) from exc
+
+
+def _csv_sections() -> dict[str, tuple[str | None, Section]]:
+    """CSV file stem -> (parent section or None, section)."""
+    out: dict[str, tuple[str | None, Section]] = {}
+    for name, sec in SECTIONS.items():
+        out[name] = ("aims" if name == "interested_parties" else None, sec)
+    return out
+
+
+def _nest(row: dict[str, str]) -> dict[str, Any]:
+    """{'treatment.option': 'x'} -> {'treatment': {'option': 'x'}}; empty cells are absent."""
+    out: dict[str, Any] = {}
+    for col, cell in row.items():
+        if col is None:
+            continue
+        cell = (cell or "").strip()
+        if cell == "":
+            continue
+        head, _, rest = col.strip().partition(".")
+        if rest:
+            out.setdefault(head, {})[rest] = cell
+        else:
+            out[head] = cell
+    return out
+
+
+def read_csv_folder(folder: Path) -> tuple[dict[str, Any], dict[str, str], list[Problem]]:
+    """A folder of CSV files -> (register dict with text values, section -> file name, problems)."""
+    data: dict[str, Any] = {"format": FORMAT_ID}
+    files: dict[str, str] = {}
+    problems: list[Problem] = []
+    known = _csv_sections()
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() != ".csv":
+            continue
+        stem = path.stem
+        if stem not in known:
+            problems.append(Problem(path.name, "", "", f"unknown register table '{stem}' "
+                                    f"(expected one of: {', '.join(sorted(known))})"))
+            continue
+        try:
+            with path.open(newline="", encoding="utf-8-sig") as fh:
+                rows = [_nest(r) for r in csv.DictReader(fh)]
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            problems.append(Problem(path.name, "", "", f"cannot read CSV: {exc}"))
+            continue
+        parent, sec = known[stem]
+        files[stem] = path.name
+        if sec.is_list:
+            if parent:
+                data.setdefault(parent, {})[stem] = rows
+            else:
+                data[stem] = rows
+        elif len(rows) != 1:
+            problems.append(Problem(path.name, "", "", f"must have exactly one data row, found {len(rows)}"))
+        else:
+            data.setdefault(stem, {}).update(rows[0])
+    if not files:
+        problems.append(Problem(str(folder), "", "", "no register tables (*.csv) in this folder"))
+    return data, files, problems
+
+
+# --- checking -------------------------------------------------------------------------------
+
+
+@dataclass
+class Entry:
+    section: str
+    id: str | None
+    values: dict[str, Any]  # typed, checked values (nested maps as dicts)
+    file: str
+
+
+class _Checker:
+    """Checks one register dict against SECTIONS, collecting every problem."""
+
+    def __init__(self, files: Callable[[str], str], from_text: bool):
+        self.file_of = files
+        self.from_text = from_text  # CSV: every cell arrives as text and is converted
+        self.problems: list[Problem] = []
+        self.entries: list[Entry] = []
+        self.ids: dict[str, str] = {}  # id -> section
+        self.targets: dict[str, set[str]] = {}  # reference kind -> ids
+        self.pending_refs: list[tuple[str, str, str, str, str]] = []  # file, entry, key, target, value
+
+    def problem(self, file: str, entry: str, key: str, message: str) -> None:
+        self.problems.append(Problem(file, entry, key, message))
+
+    # scalar conversions ---------------------------------------------------------------
+    def _scalar(self, spec: Key, value: Any, where: tuple[str, str, str]) -> Any:
+        file, entry, key = where
+        kind = spec.kind
+        if kind in ("str", "id"):
+            if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+                return self.problem(file, entry, key, f"must be text, got {_show(value)}")
+            text = str(value).strip()
+            if kind == "id" and not ID_PATTERN.match(text):
+                return self.problem(file, entry, key, f"'{text}' is not a valid id (letters, digits, '.', '_', '~', '-'; "
+                                    "starting with a letter or digit)")
+            if not text:
+                return self.problem(file, entry, key, "must not be empty")
+            return text
+        if kind == "int":
+            if self.from_text and isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+                value = int(value)
+            if isinstance(value, bool) or not isinstance(value, int):
+                return self.problem(file, entry, key, f"must be a whole number, got {_show(value)}")
+            if (spec.lo is not None and value < spec.lo) or (spec.hi is not None and value > spec.hi):
+                return self.problem(file, entry, key, f"must be from {spec.lo} to {spec.hi}, got {value}")
+            return value
+        if kind == "bool":
+            if self.from_text and isinstance(value, str) and value.strip().lower() in ("true", "false"):
+                value = value.strip().lower() == "true"
+            if not isinstance(value, bool):
+                return self.problem(file, entry, key, f"must be true or false, got {_show(value)}")
+            return value
+        if kind == "date":
+            text = value.isoformat() if isinstance(value, date) else value
+            if not isinstance(text, str) or not DATE_PATTERN.match(text.strip()):
+                return self.problem(file, entry, key, f"must be a date YYYY-MM-DD, got {_show(value)}")
+            try:
+                return date.fromisoformat(text.strip())
+            except ValueError:
+                return self.problem(file, entry, key, f"'{text}' is not a real calendar date")
+        if kind == "enum":
+            text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+            if text not in spec.values:
+                return self.problem(file, entry, key, f"{_show(value)} is not allowed; use one of: {', '.join(spec.values)}")
+            return text
+        raise AssertionError(kind)
+
+    def _list(self, value: Any, where: tuple[str, str, str]) -> list | None:
+        if self.from_text and isinstance(value, str):
+            return [v.strip() for v in value.split(CSV_LIST_SEPARATOR) if v.strip()]
+        if not isinstance(value, list):
+            self.problem(*where, f"must be a list, got {_show(value)}")
+            return None
+        return value
+
+    def value(self, spec: Key, value: Any, where: tuple[str, str, str]) -> Any:
+        file, entry, key = where
+        kind = spec.kind
+        if kind == "map":
+            if not isinstance(value, dict):
+                return self.problem(file, entry, key, f"must be a mapping of keys, got {_show(value)}")
+            return self.mapping(spec.keys, value, file, entry, key + ".")
+        if kind in ("text-list", "enum-list", "ref-list", "curie-list"):
+            items = self._list(value, where)
+            if items is None:
+                return None
+            item_spec = Key({"text-list": "str", "enum-list": "enum"}.get(kind, "str"), values=spec.values)
+            out = []
+            for i, item in enumerate(items):
+                v = self._scalar(item_spec, item, where)
+                if v is None:
+                    continue
+                if kind == "ref-list":
+                    self.pending_refs.append((file, entry, key, spec.target, v))
+                elif kind == "curie-list":
+                    v = self.curie(v, where)
+                    if v is None:
+                        continue
+                out.append(v)
+            return out
+        if kind == "ref":
+            v = self._scalar(Key("str"), value, where)
+            if v is not None:
+                self.pending_refs.append((file, entry, key, spec.target, v))
+            return v
+        return self._scalar(spec, value, where)
+
+    def curie(self, text: str, where: tuple[str, str, str]) -> str | None:
+        """A catalogue reference: a CURIE (`euaia:art14`) or a bare Annex A id (`A.6`)."""
+        iri = expand_curie(text) if ":" in text else (str(ISO42001) + text if text.startswith("A.") else None)
+        if iri is None:
+            self.problem(*where, f"'{text}' is not a catalogue reference (write e.g. iso42001:8.2, A.6.2.4, euaia:art14)")
+            return None
+        terms = catalogue_terms()
+        if terms and iri not in terms:
+            self.problem(*where, f"'{text}' is not an entry of the shipped catalogues")
+            return None
+        return iri
+
+    def mapping(self, keys: dict[str, Key], raw: dict, file: str, entry: str, prefix: str = "") -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k in raw:
+            if k not in keys:
+                self.problem(file, entry, prefix + str(k), f"unknown key (allowed: {', '.join(keys)})")
+        for k, spec in keys.items():
+            v = raw.get(k)
+            if v is None or (self.from_text and v == ""):
+                if spec.required:
+                    self.problem(file, entry, prefix + k, "is required")
+                elif spec.default is not None:
+                    out[k] = spec.default
+                continue
+            if spec.kind == "list":
+                continue  # nested section, checked on its own
+            checked = self.value(spec, v, (file, entry, prefix + k))
+            if checked is not None:
+                out[k] = checked
+        return out
+
+    def section(self, sec: Section, raw: Any) -> None:
+        file = self.file_of(sec.name)
+        if not sec.is_list:
+            if not isinstance(raw, dict):
+                return self.problem(file, sec.name, "", f"must be a mapping of keys, got {_show(raw)}")
+            self._entry(sec, raw, file, sec.name)
+            return None
+        if not isinstance(raw, list):
+            return self.problem(file, sec.name, "", f"must be a list of entries, got {_show(raw)}")
+        for i, item in enumerate(raw, start=1):
+            label = f"{sec.name} #{i}"
+            if isinstance(item, dict) and isinstance(item.get("id"), (str, int)) and not isinstance(item.get("id"), bool):
+                label = str(item["id"]).strip() or label
+            if not isinstance(item, dict):
+                self.problem(file, label, "", f"must be a mapping of keys, got {_show(item)}")
+                continue
+            self._entry(sec, item, file, label)
+        return None
+
+    def _entry(self, sec: Section, raw: dict, file: str, label: str) -> None:
+        values = self.mapping(sec.keys, raw, file, label)
+        ident = values.get("id")
+        if ident is not None:
+            if ident in self.ids:
+                self.problem(file, ident, "id", f"duplicate id: already used by an entry of '{self.ids[ident]}'")
+                return
+            self.ids[ident] = sec.name
+            if sec.target:
+                self.targets.setdefault(sec.target, set()).add(ident)
+        self.entries.append(Entry(sec.name, ident, values, file))
+
+    def resolve_references(self) -> None:
+        annex_a = annex_a_controls()
+        for file, entry, key, target, value in self.pending_refs:
+            if value in self.targets.get(target, set()):
+                continue
+            if target == CONTROL and value.startswith("A.") and (not annex_a or str(ISO42001) + value in annex_a):
+                continue  # an Annex A control the SoA may or may not list (soa-incomplete says so)
+            self.problem(file, entry, key, f"'{value}' names no {target} in the register")
+
+    def check_controls(self) -> None:
+        annex_a = annex_a_controls()
+        for e in self.entries:
+            if e.section != "controls" or e.id is None:
+                continue
+            if e.id.startswith("A."):
+                if annex_a and str(ISO42001) + e.id not in annex_a:
+                    self.problem(e.file, e.id, "id", f"'{e.id}' is not an ISO/IEC 42001 Annex A control")
+            elif "title" not in e.values:
+                self.problem(e.file, e.id, "title", "an organisation's own control needs a title")
+
+    def check_organization_base(self) -> None:
+        for e in self.entries:
+            base = e.values.get("base_iri") if e.section == "organization" else None
+            if base and not re.match(r"^https?://\S+[/#]$", base):
+                self.problem(e.file, e.id or "organization", "base_iri",
+                             "must be an http(s) IRI ending in '/' or '#'")
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return f"'{value}'"
+    if value is None:
+        return "nothing"
+    return f"{type(value).__name__} {value!r}"
+
+
+def check_register(raw: Any, files: Callable[[str], str], from_text: bool = False,
+                   problems: Iterable[Problem] = ()) -> list[Entry]:
+    """Check a register dict; returns its entries or raises RegisterError with every problem."""
+    checker = _Checker(files, from_text)
+    checker.problems.extend(problems)
+    top = files("format")
+    if not isinstance(raw, dict):
+        checker.problem(top, "", "", "a register must be a mapping of sections (format, organization, …)")
+        raise RegisterError(checker.problems)
+    for k in raw:
+        if k not in TOP_LEVEL:
+            checker.problem(top, "", str(k), f"unknown section (allowed: {', '.join(TOP_LEVEL)})")
+    if raw.get("format") != FORMAT_ID:
+        checker.problem(top, "", "format", f"must be '{FORMAT_ID}', got {_show(raw.get('format'))}")
+    if "organization" not in raw:
+        checker.problem(top, "", "organization", "is required")
+    for name in TOP_LEVEL[1:]:
+        if name in raw and raw[name] is not None:
+            checker.section(SECTIONS[name], raw[name])
+    parties = (raw.get("aims") or {}).get("interested_parties") if isinstance(raw.get("aims"), dict) else None
+    if parties is not None:
+        checker.section(SECTIONS["interested_parties"], parties)
+    checker.resolve_references()
+    checker.check_controls()
+    checker.check_organization_base()
+    if checker.problems:
+        raise RegisterError(sorted(set(checker.problems), key=checker.problems.index))
+    return checker.entries
+
+
+def read_register(path: Path) -> list[Entry]:
+    """Read and check a register: a YAML file or a folder of CSV files."""
+    path = Path(path)
+    if path.is_dir():
+        raw, files, problems = read_csv_folder(path)
+        return check_register(raw, lambda s: files.get(s, f"{s}.csv"), from_text=True, problems=problems)
+    if not path.exists():
+        raise RegisterError(Problem(str(path), "", "", "no such file or folder"))
+    raw = read_yaml(path)
+    return check_register(raw, lambda _s: path.name)
+
+
+# --- building RDF ------------------------------------------------------------------------------
+
+
+def _lit(spec: Key, value: Any) -> Literal | URIRef:
+    if spec.kind in ("enum", "enum-list"):
+        return URIRef(spec.iri + value)
+    if isinstance(value, bool):
+        return Literal(value, datatype=XSD.boolean)
+    if isinstance(value, int):
+        return Literal(value, datatype=XSD.integer)
+    if isinstance(value, date):
+        return Literal(value.isoformat(), datatype=XSD.date)
+    return Literal(value)
+
+
+def register_to_graph(entries: list[Entry]) -> Graph:
+    """RDF for a checked register, under the aims ontology."""
+    org = next((e for e in entries if e.section == "organization"), None)
+    org_id = org.id if org else "organization"
+    base = (org.values.get("base_iri") if org else None) or f"{DATA_BASE}{org_id}/"
+
+    def node(ident: str) -> URIRef:
+        return URIRef(base + quote(ident, safe="._~-"))
+
+    own_controls = {e.id for e in entries if e.section == "controls" and not e.id.startswith("A.")}
+
+    def control_iri(ident: str) -> URIRef:
+        return node(ident) if ident in own_controls else URIRef(str(ISO42001) + ident)
+
+    g = Graph()
+    for prefix, ns in PREFIXES.items():
+        g.bind(prefix, ns)
+    g.bind("data", base)
+    org_node = node(org_id)
+    aims_node = URIRef(base + "_aims")  # "_" cannot start a register id, so no clash
+    g.add((aims_node, RDF.type, AIMS.AIManagementSystem))
+    g.add((org_node, AIMS.hasManagementSystem, aims_node))
+
+    def emit(subject: URIRef, keys: dict[str, Key], values: dict[str, Any]) -> None:
+        for k, v in values.items():
+            spec = keys[k]
+            if spec.kind == "map":
+                sub = URIRef(str(subject) + spec.suffix)
+                g.add((subject, spec.prop, sub))
+                g.add((sub, RDF.type, spec.cls))
+                emit(sub, spec.keys, v)
+                continue
+            if spec.prop is None:
+                continue
+            items = v if isinstance(v, list) else [v]
+            for item in items:
+                if spec.kind in ("ref", "ref-list"):
+                    obj = control_iri(item) if spec.target == CONTROL else node(item)
+                elif spec.kind == "curie-list":
+                    obj = URIRef(item)
+                else:
+                    obj = _lit(spec, item)
+                g.add((subject, spec.prop, obj))
+
+    for e in entries:
+        sec = SECTIONS[e.section]
+        if e.section == "organization":
+            subject = org_node
+        elif e.section in ("aims", "risk_criteria"):
+            subject = aims_node
+        elif e.section == "controls":
+            subject = URIRef(base + "soa/" + quote(e.id, safe="._~-"))
+            g.add((subject, AIMS.forControl, control_iri(e.id)))
+            if e.id in own_controls:
+                own = node(e.id)
+                g.add((own, RDF.type, AIMS.OrganisationControl))
+                g.add((own, AIMS.registerId, Literal(e.id)))
+                if "title" in e.values:
+                    g.add((own, RDFS.label, Literal(e.values["title"])))
+        else:
+            subject = node(e.id)
+        if sec.cls is not None:
+            g.add((subject, RDF.type, sec.cls))
+        if e.id is not None:
+            g.add((subject, AIMS.registerId, Literal(e.id)))
+        emit(subject, sec.keys, e.values)
+        if e.section == "interested_parties":
+            g.add((aims_node, AIMS.hasInterestedParty, subject))
+        elif e.section == "people" and e.values.get("role") == TOP_MANAGEMENT:
+            g.add((subject, RDF.type, AIMS.TopManagement))
+        elif e.section == "policies" and e.values.get("kind") == AI_POLICY_KIND:
+            g.add((subject, RDF.type, AIMS.AIPolicy))
+        if e.section not in ("organization", "aims", "risk_criteria"):
+            g.add((subject, AIMS.inOrganization, org_node))
+    return g
+
+
+# --- RDF input -----------------------------------------------------------------------------------
+
+
+def read_rdf(path: Path) -> Graph:
+    """Parse an RDF file without any network access: pyoxigraph's parsers never fetch
+    (JSON-LD remote contexts and owl:imports are not followed)."""
+    path = Path(path)
+    fmt = RDF_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise RDFInputError(Problem(path.name, "", "", f"unknown RDF file type '{path.suffix}' "
+                                    f"(use one of {', '.join(sorted(RDF_FORMATS))})"))
+    try:
+        data = path.read_bytes()
+        scratch = ox.Store()
+        scratch.load(data, format=fmt[0], to_graph=ox.DefaultGraph(), base_iri=path.resolve().as_uri())
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise RDFInputError(Problem(path.name, "", "", f"cannot parse {fmt[1]}: {exc}")) from exc
+    g = Graph()
+    for prefix, ns in PREFIXES.items():
+        g.bind(prefix, ns)
+    for q in scratch.quads_for_pattern(None, None, None, ox.DefaultGraph()):
+        g.add((from_ox_term(q.subject), from_ox_term(q.predicate), from_ox_term(q.object)))
+    return g
+
+
+def is_register(path: Path) -> bool:
+    path = Path(path)
+    return path.is_dir() or path.suffix.lower() in (".yaml", ".yml")
+
+
+def read_input(path: Path) -> Graph:
+    """A register or an RDF file -> the organisation's data as an rdflib Graph."""
+    path = Path(path)
+    if is_register(path):
+        return register_to_graph(read_register(path))
+    if not path.exists():
+        raise RDFInputError(Problem(str(path), "", "", "no such file or folder"))
+    return read_rdf(path)
+
+
+def load_input(store: Store, path: Path) -> Graph:
+    """Read `path` completely first, then replace the store's data graph with it: a bad
+    input raises before anything stored is touched."""
+    data = read_input(path)
+    if GRAPH_ONTOLOGY not in store.graphs():
+        load_packaged(store)
+    store.clear(GRAPH_DATA)
+    store.add(GRAPH_DATA, data)
+    return data
+

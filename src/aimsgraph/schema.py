@@ -1,0 +1,233 @@
+"""The register format (../shared/spec/register.md) as data: every section, key, type,
+closed value list and reference, and the ontology term each key becomes.
+
+`load.py` reads this table to check a register and to turn it into RDF; `docs/register.md`
+and the tests follow it. A key that is not here is an unknown key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rdflib import URIRef
+
+from .namespaces import AIMS, EUAIA, ISO42001, RDFS
+
+FORMAT_ID = "aimsgraph-register/1"
+
+# Reference targets: which section's ids a reference may name.
+PERSON, PARTY, SYSTEM, CONTROL, EVIDENCE, NONCONFORMITY = (
+    "person", "interested party", "AI system", "control", "evidence item", "nonconformity")
+
+LIFECYCLE_STAGES = ("inception", "design-development", "verification-validation", "deployment",
+                    "operation", "retirement")
+OPERATOR_ROLES = ("provider", "deployer", "importer", "distributor", "authorised-representative",
+                  "product-manufacturer")
+CONTROL_STATUSES = ("implemented", "partial", "planned", "not-implemented")
+TREATMENT_OPTIONS = ("mitigate", "avoid", "transfer", "accept")
+ANNEX_C_OBJECTIVES = ("accountability", "ai-expertise",
+                      "availability-and-quality-of-training-and-test-data", "environmental-impact",
+                      "fairness", "maintainability", "privacy", "robustness", "safety", "security",
+                      "transparency-and-explainability")
+RISK_SOURCES = ("complexity-of-environment", "lack-of-transparency-and-explainability",
+                "level-of-automation", "machine-learning", "system-hardware", "system-life-cycle",
+                "technology-readiness")
+ANNEX_III_POINTS = ("1a", "1b", "1c", "2", "3a", "3b", "3c", "3d", "4a", "4b", "5a", "5b", "5c",
+                    "5d", "6a", "6b", "6c", "6d", "6e", "7a", "7b", "7c", "7d", "8a", "8b")
+PROHIBITED_PRACTICES = tuple("abcdefgh")
+TOP_MANAGEMENT = "top-management"
+AI_POLICY_KIND = "ai-policy"
+
+
+@dataclass(frozen=True)
+class Key:
+    """One key of an entry.
+
+    kind: str | text-list | int | bool | date | enum | enum-list | ref | ref-list | curie-list | map
+    prop: the RDF property the value becomes (None: handled by the builder itself)
+    values: closed value list (enum kinds); iri: namespace the enum value is appended to
+    target: referenced section (ref kinds); lo/hi: bounds (int)
+    """
+
+    kind: str
+    prop: URIRef | None = None
+    required: bool = False
+    values: tuple[str, ...] = ()
+    iri: str | None = None
+    target: str | None = None
+    lo: int | None = None
+    hi: int | None = None
+    keys: dict[str, "Key"] = field(default_factory=dict)  # kind == map
+    cls: URIRef | None = None  # kind == map: class of the nested node
+    suffix: str = ""  # kind == map: IRI suffix of the nested node
+    default: object = None
+
+
+def _s(prop=None, required=False):
+    return Key("str", prop, required)
+
+
+def _d(prop=None, required=False):
+    return Key("date", prop, required)
+
+
+def _b(prop=None, default=None):
+    return Key("bool", prop, default=default)
+
+
+def _ref(target, prop, required=False):
+    return Key("ref", prop, required, target=target)
+
+
+def _refs(target, prop):
+    return Key("ref-list", prop, target=target)
+
+
+def _score(prop, required=False):
+    return Key("int", prop, required, lo=1, hi=5)
+
+
+ID = Key("id", None, True)
+
+EU_AI_ACT = Key("map", AIMS.hasEUAIActProfile, cls=AIMS.EUAIActProfile, suffix="/eu-ai-act", keys={
+    "roles": Key("enum-list", AIMS.operatorRole, values=OPERATOR_ROLES, iri=str(EUAIA)),
+    "annex_iii": Key("enum", AIMS.annexIIIPoint, values=ANNEX_III_POINTS, iri=str(EUAIA) + "annex3-"),
+    "annex_i_product": _s(AIMS.annexIProduct),
+    "art6_3_derogation": _b(AIMS.claimsArt6Derogation),
+    "profiling": _b(AIMS.profilesNaturalPersons),
+    "prohibited_practice": Key("enum", AIMS.prohibitedPractice, values=PROHIBITED_PRACTICES,
+                               iri=str(EUAIA) + "art5-1"),
+    "interacts_with_people": _b(AIMS.interactsWithPeople),
+    "synthetic_content": _b(AIMS.generatesSyntheticContent),
+    "emotion_or_biometric_categorisation": _b(AIMS.emotionOrBiometricCategorisation),
+    "gpai": _b(AIMS.isGeneralPurposeAIModel),
+})
+
+TREATMENT = Key("map", AIMS.hasTreatment, cls=AIMS.RiskTreatment, suffix="/treatment", keys={
+    "option": Key("enum", AIMS.treatmentOption, True, values=TREATMENT_OPTIONS, iri=str(AIMS) + "option-"),
+    "controls": _refs(CONTROL, AIMS.usesControl),
+    "owner": _ref(PERSON, AIMS.owner),
+    "residual_likelihood": _score(AIMS.residualLikelihood),
+    "residual_impact": _score(AIMS.residualImpact),
+    "accepted_by": _ref(PERSON, AIMS.acceptedBy),
+})
+
+CORRECTIVE_ACTION = Key("map", AIMS.hasCorrectiveAction, cls=AIMS.CorrectiveAction,
+                        suffix="/corrective-action", keys={
+    "description": _s(AIMS.description, True),
+    "due": _d(AIMS.due),
+    "completed_on": _d(AIMS.completedOn),
+})
+
+
+@dataclass(frozen=True)
+class Section:
+    """A top-level key of the register: a list of entries, or one mapping."""
+
+    name: str
+    cls: URIRef | None
+    keys: dict[str, Key]
+    is_list: bool = True
+    target: str | None = None  # the reference kind its ids answer to
+
+
+SECTIONS: dict[str, Section] = {s.name: s for s in [
+    Section("organization", AIMS.Organization, {
+        "id": ID, "name": _s(RDFS.label, True),
+        "jurisdictions": Key("text-list", AIMS.jurisdiction),
+        "public_body": _b(AIMS.isPublicBody, default=False),
+        "base_iri": _s(),  # added to the spec: where minted IRIs live
+    }, is_list=False),
+    Section("aims", AIMS.AIManagementSystem, {
+        "scope": _s(AIMS.scopeStatement),
+        "scope_approved_on": _d(AIMS.scopeApprovedOn),
+        "internal_issues": Key("text-list", AIMS.internalIssue),
+        "external_issues": Key("text-list", AIMS.externalIssue),
+        "interested_parties": Key("list", None),  # its own section, below
+    }, is_list=False),
+    Section("interested_parties", AIMS.InterestedParty, {
+        "id": ID, "name": _s(RDFS.label, True), "needs": _s(AIMS.needs),
+    }, target=PARTY),
+    Section("people", AIMS.Person, {
+        "id": ID, "name": _s(RDFS.label, True), "role": _s(AIMS.roleTitle),
+    }, target=PERSON),
+    Section("policies", AIMS.Policy, {
+        "id": ID, "kind": _s(AIMS.policyKind, True), "title": _s(RDFS.label, True),
+        "approved_by": _ref(PERSON, AIMS.approvedBy), "approved_on": _d(AIMS.approvedOn),
+        "next_review": _d(AIMS.nextReview),
+    }),
+    Section("risk_criteria", None, {
+        "appetite": Key("int", AIMS.riskAppetite, True, lo=1, hi=25),
+    }, is_list=False),
+    Section("objectives", AIMS.Objective, {
+        "id": ID, "title": _s(RDFS.label, True),
+        "annex_c": Key("enum", AIMS.annexCObjective, values=ANNEX_C_OBJECTIVES, iri=str(ISO42001) + "C.2-"),
+        "metric": _s(AIMS.metric), "target": _s(AIMS.target), "owner": _ref(PERSON, AIMS.owner),
+        "due": _d(AIMS.due),
+    }),
+    Section("ai_systems", AIMS.AISystem, {
+        "id": ID, "name": _s(RDFS.label, True), "purpose": _s(AIMS.purpose),
+        "lifecycle_stage": Key("enum", AIMS.lifecycleStage, values=LIFECYCLE_STAGES, iri=str(AIMS) + "lifecycle-"),
+        "owner": _ref(PERSON, AIMS.owner),
+        "in_scope": _b(AIMS.inScope, default=True),
+        "part_of": _ref(SYSTEM, AIMS.partOf),
+        "suppliers": Key("text-list", AIMS.supplier),
+        "eu_ai_act": EU_AI_ACT,
+    }, target=SYSTEM),
+    Section("impact_assessments", AIMS.ImpactAssessment, {
+        "id": ID, "ai_system": _ref(SYSTEM, AIMS.assessesSystem, True), "date": _d(AIMS.date, True),
+        "affected": _refs(PARTY, AIMS.affects),
+        "individual_impacts": _b(AIMS.coversIndividualImpacts, default=False),
+        "societal_impacts": _b(AIMS.coversSocietalImpacts, default=False),
+        "approved_by": _ref(PERSON, AIMS.approvedBy), "next_review": _d(AIMS.nextReview),
+        "fria": _b(AIMS.servesAsFRIA, default=False),
+    }),
+    Section("risks", AIMS.Risk, {
+        "id": ID, "title": _s(RDFS.label, True), "ai_system": _ref(SYSTEM, AIMS.riskOfSystem, True),
+        "risk_source": Key("enum", AIMS.riskSource, values=RISK_SOURCES, iri=str(ISO42001) + "C.3-"),
+        "affects": _refs(PARTY, AIMS.affects),
+        "likelihood": _score(AIMS.likelihood, True), "impact": _score(AIMS.impact, True),
+        "assessed_on": _d(AIMS.assessedOn),
+        "treatment": TREATMENT,
+    }),
+    Section("controls", AIMS.SoAEntry, {
+        "id": ID, "title": _s(RDFS.label),
+        "applicable": Key("bool", AIMS.applicable, True),
+        "justification": _s(AIMS.justification),
+        "status": Key("enum", AIMS.implementationStatus, values=CONTROL_STATUSES, iri=str(AIMS) + "status-"),
+        "owner": _ref(PERSON, AIMS.owner),
+        "evidence": _refs(EVIDENCE, AIMS.hasEvidence),
+        "maps_to": Key("curie-list", AIMS.mapsTo),
+    }, target=CONTROL),
+    Section("evidence", AIMS.Evidence, {
+        "id": ID, "title": _s(RDFS.label, True), "kind": _s(AIMS.evidenceKind),
+        "date": _d(AIMS.date), "valid_until": _d(AIMS.validUntil), "location": _s(AIMS.location),
+        "produced_by": _ref(PERSON, AIMS.producedBy),
+    }, target=EVIDENCE),
+    Section("audits", AIMS.InternalAudit, {
+        "id": ID, "date": _d(AIMS.date, True), "scope": Key("curie-list", AIMS.auditScope),
+        "auditor": _s(AIMS.auditor), "independent": _b(AIMS.independent),
+        "findings": _refs(NONCONFORMITY, AIMS.raisedNonconformity),
+    }),
+    Section("management_reviews", AIMS.ManagementReview, {
+        "id": ID, "date": _d(AIMS.date, True), "attendees": _refs(PERSON, AIMS.attendee),
+        "decisions": Key("text-list", AIMS.decision),
+    }),
+    Section("nonconformities", AIMS.Nonconformity, {
+        "id": ID, "title": _s(RDFS.label, True), "raised_on": _d(AIMS.raisedOn),
+        "refs": Key("curie-list", AIMS.concerns), "root_cause": _s(AIMS.rootCause),
+        "corrective_action": CORRECTIVE_ACTION,
+    }, target=NONCONFORMITY),
+    Section("incidents", AIMS.Incident, {
+        "id": ID, "ai_system": _ref(SYSTEM, AIMS.incidentOfSystem, True), "date": _d(AIMS.date, True),
+        "serious": _b(AIMS.serious, default=False),
+        "reported_to_authority_on": _d(AIMS.reportedToAuthorityOn),
+    }),
+    Section("training", AIMS.TrainingRecord, {
+        "id": ID, "topic": _s(RDFS.label, True), "date": _d(AIMS.date, True),
+        "attendees": _refs(PERSON, AIMS.attendee),
+    }),
+]}
+
+# Order of top-level keys in a register; `format` is checked on its own.
+TOP_LEVEL = ("format",) + tuple(n for n in SECTIONS if n != "interested_parties")
