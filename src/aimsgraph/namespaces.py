@@ -25,6 +25,9 @@ GRAPH_DATA = GRAPH_BASE + "data"
 GRAPH_INFERRED = GRAPH_BASE + "inferred"
 GRAPH_PARAMETERS = GRAPH_BASE + "parameters"
 
+# The node that carries one run's parameters (as-of date, windows) in GRAPH_PARAMETERS.
+RUN_IRI = "https://w3id.org/aimsgraph/run"
+
 # Default base for IRIs minted from register ids; `organization.base_iri` overrides it.
 DATA_BASE = "https://w3id.org/aimsgraph/data/"
 

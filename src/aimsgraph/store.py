@@ -104,6 +104,10 @@ class Store(ABC):
     def count(self, graph: str) -> int:
         return len(self.triples(graph))
 
+    def has(self, triple: Triple) -> bool:
+        """Whether any graph holds `triple`."""
+        return bool(self.query("ASK { ?s ?p ?o }", {"s": triple[0], "p": triple[1], "o": triple[2]}).boolean)
+
     def to_rdflib(self, graphs: Iterable[str] | None = None) -> rdflib.Graph:
         """A plain rdflib Graph with the triples of `graphs` (default: all), for the
         reference engines (owlrl, pySHACL) that work on rdflib objects."""
@@ -211,6 +215,10 @@ class OxigraphStore(Store):
 
     def count(self, graph: str) -> int:
         return sum(1 for _ in self._store.quads_for_pattern(None, None, None, ox.NamedNode(graph)))
+
+    def has(self, triple: Triple) -> bool:
+        s, p, o = (_to_ox(t) for t in triple)
+        return next(iter(self._store.quads_for_pattern(s, p, o)), None) is not None
 
     def clear(self, graph: str) -> None:
         g = ox.NamedNode(graph)

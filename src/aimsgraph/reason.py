@@ -1,0 +1,196 @@
+"""Stage 2, reason: the OWL 2 RL closure of ontology + catalogues + data, then the domain rules
+in `rules/` (SPARQL CONSTRUCT, stratified, each run to a fixpoint). Everything derived goes into
+the inferred graph; every rule-derived triple remembers the rule that first produced it.
+
+OWL engines: 'reasonable' (fast, default) or 'owlrl' (reference); 'none' skips the closure.
+The domain rules are plain SPARQL and run unchanged on any store behind the Store interface.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from calendar import monthrange
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from functools import lru_cache
+
+import rdflib
+from rdflib import Literal, URIRef
+from rdflib.namespace import OWL, RDF, XSD
+
+from .errors import AimsGraphError, QueryError
+from .load import package_files
+from .namespaces import (
+    AIMS,
+    GRAPH_CATALOGUES,
+    GRAPH_DATA,
+    GRAPH_INFERRED,
+    GRAPH_ONTOLOGY,
+    GRAPH_PARAMETERS,
+    RUN_IRI,
+)
+from .store import Store, Triple
+
+OWL_ENGINES = ("reasonable", "owlrl", "none")
+_HEADER = re.compile(r"^#\s*(id|purpose|source|stratum):\s*(.+?)\s*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A domain rule: a SPARQL CONSTRUCT with its id, purpose, legal source and stratum."""
+
+    id: str
+    purpose: str
+    source: str
+    stratum: int
+    query: str
+    file: str
+
+
+@lru_cache(maxsize=1)
+def load_rules() -> tuple[Rule, ...]:
+    """The shipped rules, ordered by stratum then file name."""
+    rules = []
+    for path in package_files("rules", ".rq"):
+        text = path.read_text(encoding="utf-8")
+        meta = dict(_HEADER.findall(text))
+        missing = {"id", "purpose", "source", "stratum"} - meta.keys()
+        if missing:
+            raise AimsGraphError(f"rule file {path.name} lacks header field(s): {', '.join(sorted(missing))}")
+        rules.append(Rule(meta["id"], meta["purpose"], meta["source"], int(meta["stratum"]), text, path.name))
+    return tuple(sorted(rules, key=lambda r: (r.stratum, r.file)))
+
+
+def rule_by_id(rule_id: str) -> Rule:
+    for rule in load_rules():
+        if rule.id == rule_id:
+            return rule
+    raise AimsGraphError(f"no rule '{rule_id}'")
+
+
+@dataclass(frozen=True)
+class Parameters:
+    """Everything time-dependent is judged against these, stored as data in the graph."""
+
+    as_of: date
+    window_months: int = 12
+    expiring_days: int = 30
+
+    @property
+    def window_start(self) -> date:
+        """as_of minus window_months (day clamped to the month's length); dates after it count."""
+        months = self.as_of.year * 12 + self.as_of.month - 1 - self.window_months
+        year, month = divmod(months, 12)
+        day = min(self.as_of.day, monthrange(year, month + 1)[1])
+        return date(year, month + 1, day)
+
+    @property
+    def expiring_before(self) -> date:
+        return self.as_of + timedelta(days=self.expiring_days)
+
+    def triples(self) -> list[Triple]:
+        run = URIRef(RUN_IRI)
+
+        def d(value: date) -> Literal:
+            return Literal(value.isoformat(), datatype=XSD.date)
+
+        return [
+            (run, RDF.type, AIMS.AssessmentRun),
+            (run, AIMS.asOf, d(self.as_of)),
+            (run, AIMS.windowMonths, Literal(self.window_months, datatype=XSD.integer)),
+            (run, AIMS.windowStart, d(self.window_start)),
+            (run, AIMS.expiringWithinDays, Literal(self.expiring_days, datatype=XSD.integer)),
+            (run, AIMS.expiringBefore, d(self.expiring_before)),
+        ]
+
+
+def set_parameters(store: Store, params: Parameters) -> None:
+    store.clear(GRAPH_PARAMETERS)
+    store.add(GRAPH_PARAMETERS, params.triples())
+
+
+@dataclass
+class ReasoningReport:
+    owl_engine: str
+    owl_triples: int = 0
+    rule_triples: int = 0
+    seconds_owl: float = 0.0
+    seconds_rules: float = 0.0
+    derived_by: dict[Triple, str] = field(default_factory=dict)  # rule-derived triple -> rule id
+    per_rule: dict[str, int] = field(default_factory=dict)
+
+
+def _keep(t: Triple) -> bool:
+    """Drop closure noise nobody queries: literal subjects, reflexive sameAs, owl:Thing typing."""
+    s, p, o = t
+    if isinstance(s, Literal):
+        return False
+    if p == OWL.sameAs and s == o:
+        return False
+    return not (p == RDF.type and o in (OWL.Thing, rdflib.RDFS.Resource))
+
+
+def owl_closure(graph: rdflib.Graph, engine: str) -> set[Triple]:
+    """Triples the OWL 2 RL closure adds to `graph` (not those already in it)."""
+    if engine == "none":
+        return set()
+    if engine == "reasonable":
+        import reasonable
+
+        reasoner = reasonable.PyReasoner()
+        reasoner.from_graph(graph)
+        closure = reasoner.reason()
+        return {t for t in closure if t not in graph and _keep(t)}
+    if engine == "owlrl":
+        import owlrl
+
+        expanded = rdflib.Graph()
+        for t in graph:
+            expanded.add(t)
+        owlrl.DeductiveClosure(owlrl.OWLRL_Semantics, axiomatic_triples=False, datatype_axioms=False).expand(expanded)
+        return {t for t in expanded if t not in graph and _keep(t)}
+    raise AimsGraphError(f"unknown OWL engine '{engine}' (choose one of: {', '.join(OWL_ENGINES)})")
+
+
+def apply_rules(store: Store, report: ReasoningReport, rules: tuple[Rule, ...] | None = None) -> None:
+    """Run each stratum's rules until none of them adds a triple, lowest stratum first."""
+    rules = load_rules() if rules is None else rules
+    for stratum in sorted({r.stratum for r in rules}):
+        layer = [r for r in rules if r.stratum == stratum]
+        while True:
+            added = 0
+            for rule in layer:
+                try:
+                    result = store.query(rule.query)
+                except QueryError as exc:
+                    raise AimsGraphError(f"rule {rule.id} ({rule.file}) failed: {exc}") from exc
+                new = [t for t in result.triples if not store.has(t)]
+                if not new:
+                    continue
+                store.add(GRAPH_INFERRED, new)
+                for t in new:
+                    report.derived_by.setdefault(t, rule.id)
+                report.per_rule[rule.id] = report.per_rule.get(rule.id, 0) + len(new)
+                added += len(new)
+            report.rule_triples += added
+            if not added:
+                break
+
+
+def reason(store: Store, params: Parameters, owl_engine: str = "reasonable") -> ReasoningReport:
+    """Fill the inferred graph from scratch for the data in `store`, judged at `params`."""
+    if owl_engine not in OWL_ENGINES:
+        raise AimsGraphError(f"unknown OWL engine '{owl_engine}' (choose one of: {', '.join(OWL_ENGINES)})")
+    report = ReasoningReport(owl_engine)
+    store.clear(GRAPH_INFERRED)
+    set_parameters(store, params)
+    started = time.perf_counter()
+    base = store.to_rdflib([GRAPH_ONTOLOGY, GRAPH_CATALOGUES, GRAPH_DATA])
+    inferred = owl_closure(base, owl_engine)
+    report.owl_triples = store.add(GRAPH_INFERRED, inferred)
+    report.seconds_owl = time.perf_counter() - started
+    started = time.perf_counter()
+    apply_rules(store, report)
+    report.seconds_rules = time.perf_counter() - started
+    return report
