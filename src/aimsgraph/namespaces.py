@@ -13,6 +13,7 @@ ISO42001 = Namespace("https://w3id.org/aimsgraph/iso42001/")
 EUAIA = Namespace("https://w3id.org/aimsgraph/eu-ai-act/")
 NISTAIRMF = Namespace("https://w3id.org/aimsgraph/nist-ai-rmf/")
 AIMSMAP = Namespace("https://w3id.org/aimsgraph/crosswalk/")
+AIMSSH = Namespace("https://w3id.org/aimsgraph/shapes#")
 SH = Namespace("http://www.w3.org/ns/shacl#")
 VANN = Namespace("http://purl.org/vocab/vann/")
 
@@ -37,6 +38,7 @@ PREFIXES: dict[str, str] = {
     "euaia": str(EUAIA),
     "nistairmf": str(NISTAIRMF),
     "aimsmap": str(AIMSMAP),
+    "aimssh": str(AIMSSH),
     "rdf": str(RDF),
     "rdfs": str(RDFS),
     "owl": str(OWL),

@@ -131,6 +131,14 @@ def _keep(t: Triple) -> bool:
     return not (p == RDF.type and o in (OWL.Thing, rdflib.RDFS.Resource))
 
 
+def _plain(t: Triple) -> Triple:
+    """xsd:string literals as plain literals: RDF 1.1 says they are the same term, rdflib does not."""
+    o = t[2]
+    if isinstance(o, Literal) and o.datatype == XSD.string:
+        return (t[0], t[1], Literal(str(o)))
+    return t
+
+
 def owl_closure(graph: rdflib.Graph, engine: str) -> set[Triple]:
     """Triples the OWL 2 RL closure adds to `graph` (not those already in it)."""
     if engine == "none":
@@ -140,7 +148,7 @@ def owl_closure(graph: rdflib.Graph, engine: str) -> set[Triple]:
 
         reasoner = reasonable.PyReasoner()
         reasoner.from_graph(graph)
-        closure = reasoner.reason()
+        closure = (_plain(t) for t in reasoner.reason())
         return {t for t in closure if t not in graph and _keep(t)}
     if engine == "owlrl":
         import owlrl

@@ -1,0 +1,113 @@
+"""The stages joined up: load -> reason -> validate, and the answers built on them (gaps,
+classify). CLI commands and API routes call these plain functions and only format the result."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from rdflib import Literal, URIRef
+
+from .load import load_input
+from .namespaces import to_curie
+from .reason import Parameters, ReasoningReport, reason
+from .store import Store, open_store
+from .validate import Finding, Validation, validate
+
+
+@dataclass
+class Analysis:
+    store: Store
+    params: Parameters
+    reasoning: ReasoningReport
+    validation: Validation
+
+
+def analyse(path: Path | str, as_of: date | None = None, *, owl_engine: str = "reasonable",
+            store_engine: str = "oxigraph", window_months: int = 12, expiring_days: int = 30,
+            store: Store | None = None) -> Analysis:
+    """Load a register or RDF file, reason over it and validate it, judged at `as_of`."""
+    store = store or open_store(store_engine)
+    load_input(store, Path(path))
+    params = Parameters(as_of or date.today(), window_months, expiring_days)
+    reasoning = reason(store, params, owl_engine)
+    return Analysis(store, params, reasoning, validate(store))
+
+
+def filter_findings(findings: Iterable[Finding], severity: str | None = None, rule: str | None = None,
+                    system: str | None = None, store: Store | None = None) -> list[Finding]:
+    """Keep findings of one severity (and worse), one rule, or about one AI system (the system
+    itself or its risks, assessments, incidents)."""
+    rank = {"violation": 0, "warning": 1, "info": 2}
+    out = list(findings)
+    if severity:
+        out = [f for f in out if rank[f.severity] <= rank[severity]]
+    if rule:
+        out = [f for f in out if f.rule == rule]
+    if system and store is not None:
+        related = {system} | {str(r["id"]) for r in store.query(
+            """SELECT DISTINCT ?id WHERE {
+                 ?system aims:registerId ?sid .
+                 ?thing ?link ?system ; aims:registerId ?id .
+                 FILTER (?link IN (aims:riskOfSystem, aims:assessesSystem, aims:incidentOfSystem, aims:partOf))
+               }""", {"sid": Literal(system)}).rows}
+        out = [f for f in out if f.focus in related]
+    return out
+
+
+def gaps_document(analysis: Analysis, findings: list[Finding] | None = None) -> dict:
+    """The spec's findings JSON (register.md, "Findings")."""
+    findings = analysis.validation.findings if findings is None else findings
+    return {"as_of": analysis.params.as_of.isoformat(), "findings": [f.as_json() for f in findings]}
+
+
+_ARTICLE_NUM = re.compile(r"(\d+)")
+
+
+def _curie_key(curie: str) -> list:
+    return [int(p) if p.isdigit() else p for p in _ARTICLE_NUM.split(curie)]
+
+
+CATEGORY_NAMES = {"prohibited", "high-risk", "limited-risk", "minimal-risk"}
+
+
+def classify(store: Store) -> dict:
+    """Per AI system: EU AI Act category, basis, roles and obligations, all from the
+    inferred graph (register.md, "classify")."""
+    systems: dict[str, dict] = {}
+    for row in store.query("""
+        SELECT ?system ?id WHERE { ?system a aims:AISystem ; aims:registerId ?id . }""").rows:
+        systems[str(row["system"])] = {"id": str(row["id"]), "category": "out-of-scope", "gpai": False,
+                                        "basis": [], "roles": [], "obligations": []}
+    rows = store.query("""
+        SELECT ?system ?kind ?value WHERE {
+          ?system a aims:AISystem .
+          { ?system aims:euAIActCategory ?value . BIND ("category" AS ?kind) }
+          UNION { ?system aims:classificationBasis ?value . BIND ("basis" AS ?kind) }
+          UNION { ?system aims:hasEUAIActProfile ?p . ?p aims:operatorRole ?value . BIND ("roles" AS ?kind) }
+          UNION { ?system aims:hasObligation ?o . ?o aims:article ?value . BIND ("obligations" AS ?kind) }
+          UNION { ?system aims:hasEUAIActProfile ?p . ?p aims:isGeneralPurposeAIModel true . BIND (true AS ?value) BIND ("gpai" AS ?kind) }
+        }""").rows
+    for row in rows:
+        entry = systems.get(str(row["system"]))
+        if entry is None:
+            continue
+        kind, value = str(row["kind"]), row["value"]
+        if kind == "gpai":
+            entry["gpai"] = True
+        elif kind == "category":
+            entry["category"] = str(value).rsplit("/", 1)[-1]
+        elif kind == "roles":
+            entry["roles"].append(str(value).rsplit("/", 1)[-1])
+        else:
+            curie = to_curie(str(value)) if isinstance(value, URIRef) else str(value)
+            if curie not in entry[kind]:
+                entry[kind].append(curie)
+    for entry in systems.values():
+        entry["basis"].sort(key=lambda c: (":annex" in c, _curie_key(c)))  # articles, then Annex points
+        entry["obligations"].sort(key=_curie_key)
+        entry["roles"].sort()
+    return {"systems": sorted(systems.values(), key=lambda e: e["id"])}

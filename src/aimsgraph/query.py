@@ -1,0 +1,84 @@
+"""Stage 4, query: the named SPARQL queries in `queries/` (one per file, with a header giving the
+question, parameters and result columns) and ad-hoc SPARQL, run through the Store interface.
+Parameters are bound as RDF terms by the store, never spliced into query text."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from rdflib import Literal, URIRef
+from rdflib.namespace import XSD
+from rdflib.term import Node
+
+from .errors import AimsGraphError, QueryError
+from .load import package_files
+from .namespaces import expand_curie, to_curie
+from .store import QueryResult, Store
+
+_FIELD = re.compile(r"^#\s*(question|parameters|columns|param\s+\w+)\s*:\s*(.*?)\s*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class NamedQuery:
+    name: str  # file stem without the number, e.g. controls-for-article
+    file: str
+    question: str
+    params: dict[str, str]  # name -> "type: description"
+    columns: str
+    text: str
+
+
+def parse_query_file(path: Path) -> NamedQuery:
+    text = path.read_text(encoding="utf-8")
+    fields = _FIELD.findall(text)
+    meta = {k.strip(): v for k, v in fields if not k.startswith("param")}
+    params = {k.split()[1]: v for k, v in fields if k.startswith("param")}
+    if "question" not in meta or "columns" not in meta:
+        raise AimsGraphError(f"query file {path.name} needs '# question:' and '# columns:' header lines")
+    name = re.sub(r"^\d+_", "", path.stem)
+    return NamedQuery(name, path.name, meta["question"], params, meta["columns"], text)
+
+
+@lru_cache(maxsize=1)
+def named_queries() -> dict[str, NamedQuery]:
+    return {q.name: q for q in (parse_query_file(p) for p in package_files("queries", ".rq"))}
+
+
+def term_from_text(text: str, kind: str = "") -> Node:
+    """A parameter value as an RDF term: CURIEs and <IRIs> become IRIs, dates and whole numbers
+    typed literals (when the parameter says so), anything else a plain literal."""
+    text = text.strip()
+    if text.startswith("<") and text.endswith(">"):
+        return URIRef(text[1:-1])
+    if kind.startswith("iri") or kind.startswith("curie"):
+        iri = expand_curie(text) if ":" in text and not text.startswith("http") else text
+        if iri is None:
+            raise QueryError(f"'{text}' is not a CURIE with a known prefix or an IRI")
+        return URIRef(iri)
+    if kind.startswith("date"):
+        return Literal(text, datatype=XSD.date)
+    if kind.startswith("integer"):
+        return Literal(int(text), datatype=XSD.integer)
+    return Literal(text)
+
+
+def run_named(store: Store, name: str, params: dict[str, str] | None = None) -> QueryResult:
+    queries = named_queries()
+    if name not in queries:
+        raise QueryError(f"no query named '{name}' (see `aimsgraph queries`)")
+    q = queries[name]
+    params = params or {}
+    unknown = set(params) - set(q.params)
+    if unknown:
+        raise QueryError(f"query '{name}' has no parameter(s) {', '.join(sorted(unknown))}; "
+                         f"it takes: {', '.join(q.params) or 'none'}")
+    bindings = {k: term_from_text(v, q.params[k]) for k, v in params.items()}
+    return store.query(q.text, bindings)
+
+
+def rows_as_text(result: QueryResult) -> list[dict[str, str]]:
+    """Rows with terms shown as CURIEs or plain values, for tables and JSON."""
+    return [{k: (to_curie(str(v)) if isinstance(v, URIRef) else str(v)) for k, v in row.items()} for row in result.rows]

@@ -1,0 +1,98 @@
+"""Findings and classifications as text, Markdown and JSON for people and other tools."""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+
+from rdflib import URIRef
+from rdflib.namespace import RDFS
+
+from .load import catalogue_graph
+from .namespaces import expand_curie
+from .validate import Finding
+
+MARK = {"violation": "✗", "warning": "!", "info": "i"}
+
+
+def to_json(document: dict) -> str:
+    """Stable JSON: same input, same bytes."""
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def _title(curie: str) -> str:
+    iri = expand_curie(curie)
+    label = catalogue_graph().value(URIRef(iri), RDFS.label) if iri else None
+    return str(label) if label is not None else ""
+
+
+def group_of(finding: Finding) -> str:
+    """The heading a finding sorts under: its first ISO/IEC 42001 clause (4-10), else the EU AI Act."""
+    for ref in finding.refs:
+        if ref.startswith("iso42001:") and not ref.startswith("iso42001:A."):
+            return "iso42001:" + ref.split(":")[1].split(".")[0]
+    if any(r.startswith("iso42001:A.") for r in finding.refs):
+        return "iso42001:A"
+    return "euaia"
+
+
+def _group_title(group: str) -> str:
+    if group == "euaia":
+        return "EU AI Act (Regulation (EU) 2024/1689)"
+    if group == "iso42001:A":
+        return "ISO/IEC 42001 Annex A"
+    return f"Clause {group.split(':')[1]} — {_title(group)}"
+
+
+def grouped(findings: list[Finding]) -> "OrderedDict[str, list[Finding]]":
+    def order(g: str) -> tuple:
+        return (2, 0) if g == "euaia" else (1, 0) if g == "iso42001:A" else (0, int(g.split(":")[1]))
+
+    groups: dict[str, list[Finding]] = {}
+    for f in findings:
+        groups.setdefault(group_of(f), []).append(f)
+    return OrderedDict(sorted(groups.items(), key=lambda kv: order(kv[0])))
+
+
+def _counts(findings: list[Finding]) -> str:
+    v = sum(f.severity == "violation" for f in findings)
+    w = sum(f.severity == "warning" for f in findings)
+    return f"{v} violation{'s' * (v != 1)}, {w} warning{'s' * (w != 1)}"
+
+
+def findings_text(findings: list[Finding], as_of: str) -> str:
+    lines = [f"Findings at {as_of}: {_counts(findings)}"]
+    for group, items in grouped(findings).items():
+        lines += ["", _group_title(group)]
+        for f in items:
+            lines.append(f"  {MARK[f.severity]} {f.rule:<32} {f.focus}")
+            lines.append(f"      {f.message}")
+            lines.append(f"      refs: {', '.join(f.refs)}")
+    if not findings:
+        lines.append("No findings.")
+    return "\n".join(lines) + "\n"
+
+
+def findings_markdown(findings: list[Finding], as_of: str) -> str:
+    lines = [f"# Findings at {as_of}", "", f"{_counts(findings)}."]
+    for group, items in grouped(findings).items():
+        lines += ["", f"## {_group_title(group)}", "", "| severity | rule | focus | refs | message |",
+                  "|---|---|---|---|---|"]
+        for f in items:
+            cells = [f.severity, f"`{f.rule}`", f"`{f.focus}`", ", ".join(f.refs), f.message.replace("|", "\\|")]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def classification_text(doc: dict) -> str:
+    lines = []
+    for s in doc["systems"]:
+        basis = f" ({', '.join(s['basis'])})" if s["basis"] else ""
+        gpai = ", GPAI model" if s["gpai"] else ""
+        roles = f" as {', '.join(s['roles'])}" if s["roles"] else ""
+        lines.append(f"{s['id']}: {s['category']}{basis}{gpai}{roles}")
+        if s["obligations"]:
+            lines.append(f"    obligations: {', '.join(s['obligations'])}")
+    return "\n".join(lines) + "\n"
+
+

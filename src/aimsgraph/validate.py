@@ -1,0 +1,147 @@
+"""Stage 3, validate: check the reasoned graph against the conformity shapes in `shapes/` and
+turn the SHACL validation report into findings (register.md, "Findings").
+
+pySHACL is the validator. A shape's rule id, references and severity are read from the shapes
+graph, never from Python, so a new rule is a new shape.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import rdflib
+from rdflib import Literal, URIRef
+from rdflib.namespace import RDF
+from rdflib.term import Node
+
+from .load import package_files
+from .namespaces import AIMS, PREFIXES, SH, to_curie
+from .store import Store
+
+SEVERITIES = {SH.Violation: "violation", SH.Warning: "warning", SH.Info: "info"}
+SEVERITY_RANK = {"violation": 0, "warning": 1, "info": 2}
+
+
+def shapes_graph() -> rdflib.Graph:
+    """A fresh parse of the shipped shapes: each validation gets its own copy, so concurrent
+    validations never share a mutable shapes graph."""
+    g = rdflib.Graph()
+    for path in package_files("shapes"):
+        g.parse(path, format="turtle")
+    return g
+
+
+@dataclass(frozen=True)
+class ShapeInfo:
+    rule: str
+    refs: tuple[str, ...]
+    value_is_ref: bool
+    severity: str
+
+
+def shape_catalogue(shapes: rdflib.Graph) -> dict[Node, ShapeInfo]:
+    out = {}
+    for shape in shapes.subjects(AIMS.ruleId, None):
+        refs = tuple(to_curie(str(r)) for r in shapes.objects(shape, AIMS.ref))
+        out[shape] = ShapeInfo(str(shapes.value(shape, AIMS.ruleId)), refs,
+                               shapes.value(shape, AIMS.valueIsRef) == Literal(True),
+                               SEVERITIES.get(shapes.value(shape, SH.severity), "violation"))
+    return out
+
+
+def _natural(text: str) -> list:
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text)]
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    severity: str
+    focus: str
+    focus_iri: str
+    refs: tuple[str, ...]
+    message: str
+
+    def sort_key(self) -> tuple:
+        return (SEVERITY_RANK[self.severity], self.rule, _natural(self.focus), [_natural(r) for r in self.refs])
+
+    def as_json(self) -> dict:
+        return {"rule": self.rule, "severity": self.severity, "focus": self.focus, "focus_iri": self.focus_iri,
+                "refs": list(self.refs), "message": self.message}
+
+
+@dataclass
+class Validation:
+    findings: list[Finding]
+    report: rdflib.Graph = field(repr=False)
+
+    @property
+    def violations(self) -> int:
+        return sum(1 for f in self.findings if f.severity == "violation")
+
+
+def _label(graph: rdflib.Graph, node: Node | None) -> str:
+    """Register id where the node has one, a CURIE for catalogue entries, else the text."""
+    if node is None:
+        return ""
+    if isinstance(node, Literal):
+        return str(node)
+    rid = graph.value(node, AIMS.registerId)
+    return str(rid) if rid is not None else to_curie(str(node))
+
+
+def findings_from_report(report: rdflib.Graph, data: rdflib.Graph, shapes: rdflib.Graph) -> list[Finding]:
+    info = shape_catalogue(shapes)
+    merged: dict[tuple, dict] = {}
+    for result in report.subjects(RDF.type, SH.ValidationResult):
+        shape = report.value(result, SH.sourceShape)
+        meta = info.get(shape)
+        if meta is None:  # a property shape's result names the property shape; find its node shape
+            parent = next(shapes.subjects(SH.property, shape), None)
+            meta = info.get(parent)
+            shape = parent
+        if meta is None:
+            continue
+        focus_node = report.value(result, SH.focusNode)
+        value = report.value(result, SH.value) if meta.value_is_ref or shapes.value(shape, SH.sparql) else None
+        focus = _label(data, focus_node)
+        value_text = _label(data, value) if value is not None else ""
+        refs = set(meta.refs)
+        if meta.value_is_ref and value is not None:
+            refs.add(value_text)
+        severity = meta.severity  # the node shape's; pySHACL reports property shapes' own default
+        template = str(shapes.value(shape, SH.message) or meta.rule)
+        message = template.replace("{focus}", focus).replace("{value}", value_text)
+        key = (meta.rule, str(focus_node), value_text if meta.value_is_ref else "")
+        slot = merged.setdefault(key, {"severity": severity, "refs": set(), "messages": [],
+                                       "focus": focus, "focus_iri": str(focus_node)})
+        slot["refs"] |= refs
+        if message not in slot["messages"]:
+            slot["messages"].append(message)
+        if SEVERITY_RANK[severity] < SEVERITY_RANK[slot["severity"]]:
+            slot["severity"] = severity
+    findings = [
+        Finding(rule, s["severity"], s["focus"], s["focus_iri"], tuple(sorted(s["refs"], key=_natural)),
+                "; ".join(sorted(s["messages"])))
+        for (rule, _, _), s in merged.items()
+    ]
+    return sorted(findings, key=Finding.sort_key)
+
+
+def validate(store: Store) -> Validation:
+    """Validate everything in the store (data, catalogues, inferences, run parameters)."""
+    import pyshacl
+
+    data = store.to_rdflib()
+    shapes = shapes_graph()
+    _conforms, report, _text = pyshacl.validate(
+        data, shacl_graph=shapes, inference="none", allow_warnings=True, allow_infos=True)
+    return Validation(findings_from_report(report, data, shapes), report)
+
+
+def report_turtle(validation: Validation) -> str:
+    g = validation.report
+    for prefix, ns in PREFIXES.items():
+        g.bind(prefix, ns)
+    return g.serialize(format="turtle")
