@@ -342,7 +342,9 @@ class _Checker:
         if not sec.is_list:
             if not isinstance(raw, dict):
                 return self.problem(file, sec.name, "", f"must be a mapping of keys, got {_show(raw)}")
-            self._entry(sec, raw, file, sec.name)
+            ident = raw.get("id")
+            label = str(ident).strip() if isinstance(ident, (str, int)) and not isinstance(ident, bool) else ""
+            self._entry(sec, raw, file, label or sec.name)
             return None
         if not isinstance(raw, list):
             return self.problem(file, sec.name, "", f"must be a list of entries, got {_show(raw)}")

@@ -49,7 +49,7 @@ def filter_findings(findings: Iterable[Finding], severity: str | None = None, ru
         out = [f for f in out if f.rule == rule]
     if system and store is not None:
         related = {system} | {str(r["id"]) for r in store.query(
-            """SELECT DISTINCT ?id WHERE {
+            """SELECT DISTINCT ?id ?sid WHERE {
                  ?system aims:registerId ?sid .
                  ?thing ?link ?system ; aims:registerId ?id .
                  FILTER (?link IN (aims:riskOfSystem, aims:assessesSystem, aims:incidentOfSystem, aims:partOf))

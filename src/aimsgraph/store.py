@@ -182,6 +182,9 @@ class OxigraphStore(Store):
             raise QueryError(f"SPARQL syntax error: {exc}") from exc
         except (OSError, ValueError) as exc:
             raise QueryError(str(exc)) from exc
+        except RuntimeError as exc:  # e.g. a bound variable that the SELECT does not project
+            hint = " (a parameter must appear in the SELECT clause to be bound)" if "projection" in str(exc) else ""
+            raise QueryError(f"{exc}{hint}") from exc
         if isinstance(res, bool):
             return QueryResult("ask", boolean=res)
         if isinstance(res, ox.QuerySolutions):
