@@ -54,5 +54,9 @@ class QueryError(AimsGraphError):
     """A SPARQL query or update was malformed or failed in the store."""
 
 
+class NetworkAccessError(QueryError):
+    """A query or update would reach out to the network (SERVICE, LOAD) without permission."""
+
+
 class StoreError(AimsGraphError):
     """The store could not be reached or refused an operation."""

@@ -19,7 +19,9 @@ import rdflib
 from rdflib import BNode, Literal, URIRef
 from rdflib.term import Node
 
-from .errors import QueryError, StoreError
+import re
+
+from .errors import NetworkAccessError, QueryError, StoreError
 from .namespaces import PREFIXES
 
 Triple = tuple[Node, Node, Node]
@@ -51,6 +53,25 @@ FORMAT_NAMES: dict[str, ox.RdfFormat] = {
     "trig": ox.RdfFormat.TRIG,
     "nquads": ox.RdfFormat.N_QUADS,
 }
+
+
+# What may hide the keywords SERVICE and LOAD without being them: comments, strings, IRIs, and
+# names such as ?service or ex:load. Removed before the keywords are looked for.
+_NOT_KEYWORDS = re.compile(
+    r'#[^\n]*|"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'(?:[^\'\\]|\\.|\'(?!\'\'))*\'\'\''
+    r'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|<[^<>"{}|^`\\\s]*>|[?$:][\w.-]*|[\w-]+:[\w.-]*')
+_NETWORK_KEYWORDS = re.compile(r"\b(SERVICE|LOAD)\b", re.IGNORECASE)
+
+
+def forbid_network(sparql: str) -> None:
+    """Refuse SPARQL that would fetch from the network (SERVICE in a query, LOAD in an update):
+    aimsgraph reaches out only to URLs the user names as a store or allows explicitly."""
+    bare = _NOT_KEYWORDS.sub(" ", sparql)
+    hit = _NETWORK_KEYWORDS.search(bare)
+    if hit:
+        raise NetworkAccessError(
+            f"{hit.group(1).upper()} would fetch from the network, which aimsgraph does not do unless "
+            "you allow it (--allow-service on the command line or the server)")
 
 
 @dataclass
@@ -185,8 +206,8 @@ class OxigraphStore(Store):
         except RuntimeError as exc:  # e.g. a bound variable that the SELECT does not project
             hint = " (a parameter must appear in the SELECT clause to be bound)" if "projection" in str(exc) else ""
             raise QueryError(f"{exc}{hint}") from exc
-        if isinstance(res, bool):
-            return QueryResult("ask", boolean=res)
+        if isinstance(res, (bool, ox.QueryBoolean)):
+            return QueryResult("ask", boolean=bool(res))
         if isinstance(res, ox.QuerySolutions):
             names = [v.value for v in res.variables]
             rows = []
