@@ -8,6 +8,7 @@ and raised together as one RegisterError.
 from __future__ import annotations
 
 import csv
+import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -143,25 +144,73 @@ def _csv_sections() -> dict[str, tuple[str | None, Section]]:
     return out
 
 
-def _nest(row: dict[str, str]) -> dict[str, Any]:
-    """{'treatment.option': 'x'} -> {'treatment': {'option': 'x'}}; empty cells are absent."""
-    out: dict[str, Any] = {}
-    for col, cell in row.items():
-        if col is None:
+def _csv_columns(header: list[str], sec: Section, file: str) -> tuple[list[tuple[str, str]], list[Problem]]:
+    """Header cells -> (key, nested key or "") per column, with problems for columns that cannot
+    be read unambiguously: duplicates, empty names, a key used both plain and nested
+    (`treatment` and `treatment.option`), or a nested list that has its own table."""
+    problems: list[Problem] = []
+    columns: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for cell in header:
+        name = cell.strip()
+        head, _, rest = name.partition(".")
+        columns.append((head, rest))
+        if not name:
+            problems.append(Problem(file, "", "", "a column has no name in the header row"))
+        elif name in seen:
+            problems.append(Problem(file, "", name, "column appears twice in the header row"))
+        elif sec.keys.get(head) is not None and sec.keys[head].kind == "list":
+            problems.append(Problem(file, "", name, f"goes in its own table, {head}.csv"))
+        seen.add(name)
+    for head, rest in columns:
+        if head and not rest and any(h == head and r for h, r in columns):
+            problems.append(Problem(file, "", head, f"column '{head}' clashes with nested columns '{head}.…'"))
+            break
+    return columns, problems
+
+
+def read_csv_table(path: Path, sec: Section) -> tuple[list[dict[str, Any]], list[Problem]]:
+    """One CSV table -> (rows as nested dicts of text, problems).
+
+    The first row names the columns (keys of the section); `a.b` columns fill the nested
+    mapping `a` (`treatment.option`); empty cells are absent keys; rows with no text at all
+    are skipped (spreadsheets export them); a UTF-8 byte order mark is allowed."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            table = list(csv.reader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        return [], [Problem(path.name, "", "", f"cannot read CSV: {exc}")]
+    if not table:
+        return [], []
+    columns, problems = _csv_columns(table[0], sec, path.name)
+    rows: list[dict[str, Any]] = []
+    # Rows are read even under a faulty header, so references to their ids still resolve
+    # and the run reports the real problems, not a cascade of dangling references.
+    for line, cells in enumerate(table[1:], start=2):
+        if not any(c.strip() for c in cells):
             continue
-        cell = (cell or "").strip()
-        if cell == "":
-            continue
-        head, _, rest = col.strip().partition(".")
-        if rest:
-            out.setdefault(head, {})[rest] = cell
-        else:
-            out[head] = cell
-    return out
+        row: dict[str, Any] = {}
+        for (head, rest), cell in zip(columns, cells):
+            if cell.strip() == "" or not head or (head in sec.keys and sec.keys[head].kind == "list"):
+                continue
+            if rest:
+                nested = row.setdefault(head, {})
+                if isinstance(nested, dict):
+                    nested[rest] = cell.strip()
+            elif head not in row:
+                row[head] = cell.strip()
+        if len(cells) > len(columns):
+            problems.append(Problem(path.name, str(row.get("id") or f"line {line}"), "",
+                                    f"line {line} has {len(cells)} cells but the header names "
+                                    f"{len(columns)} columns"))
+        rows.append(row)
+    return rows, problems
 
 
 def read_csv_folder(folder: Path) -> tuple[dict[str, Any], dict[str, str], list[Problem]]:
-    """A folder of CSV files -> (register dict with text values, section -> file name, problems)."""
+    """A folder of CSV files -> (register dict with text values, section -> file name, problems).
+
+    Every table is read even when an earlier one has problems, so one run reports them all."""
     data: dict[str, Any] = {"format": FORMAT_ID}
     files: dict[str, str] = {}
     problems: list[Problem] = []
@@ -174,14 +223,10 @@ def read_csv_folder(folder: Path) -> tuple[dict[str, Any], dict[str, str], list[
             problems.append(Problem(path.name, "", "", f"unknown register table '{stem}' "
                                     f"(expected one of: {', '.join(sorted(known))})"))
             continue
-        try:
-            with path.open(newline="", encoding="utf-8-sig") as fh:
-                rows = [_nest(r) for r in csv.DictReader(fh)]
-        except (OSError, UnicodeDecodeError, csv.Error) as exc:
-            problems.append(Problem(path.name, "", "", f"cannot read CSV: {exc}"))
-            continue
         parent, sec = known[stem]
         files[stem] = path.name
+        rows, table_problems = read_csv_table(path, sec)
+        problems.extend(table_problems)
         if sec.is_list:
             if parent:
                 data.setdefault(parent, {})[stem] = rows
@@ -291,6 +336,7 @@ class _Checker:
                 if v is None:
                     continue
                 if kind == "ref-list":
+                    v = _bare_control(v) if spec.target == CONTROL else v
                     self.pending_refs.append((file, entry, key, spec.target, v))
                 elif kind == "curie-list":
                     v = self.curie(v, where)
@@ -301,6 +347,7 @@ class _Checker:
         if kind == "ref":
             v = self._scalar(Key("str"), value, where)
             if v is not None:
+                v = _bare_control(v) if spec.target == CONTROL else v
                 self.pending_refs.append((file, entry, key, spec.target, v))
             return v
         return self._scalar(spec, value, where)
@@ -355,6 +402,9 @@ class _Checker:
             if not isinstance(item, dict):
                 self.problem(file, label, "", f"must be a mapping of keys, got {_show(item)}")
                 continue
+            if sec.target == CONTROL and isinstance(item.get("id"), str):
+                item = {**item, "id": _bare_control(item["id"].strip())}
+                label = item["id"] or label
             self._entry(sec, item, file, label)
         return None
 
@@ -390,12 +440,33 @@ class _Checker:
             elif "title" not in e.values:
                 self.problem(e.file, e.id, "title", "an organisation's own control needs a title")
 
+    def check_part_of(self) -> None:
+        """`part_of` names a larger system, so following it must end: a cycle (a system part
+        of itself, directly or through others) is reported once, at its first system."""
+        parent = {e.id: (e.values.get("part_of"), e.file) for e in self.entries if e.section == "ai_systems"}
+        reported: set[str] = set()
+        for start in parent:
+            path, current = [start], parent[start][0]
+            while current in parent and current not in path:
+                path.append(current)
+                current = parent[current][0]
+            if current == start and not reported.intersection(path):
+                reported.update(path)
+                self.problem(parent[start][1], start, "part_of",
+                             f"part_of goes round in a cycle: {' -> '.join(path + [start])}")
+
     def check_organization_base(self) -> None:
         for e in self.entries:
             base = e.values.get("base_iri") if e.section == "organization" else None
             if base and not re.match(r"^https?://\S+[/#]$", base):
                 self.problem(e.file, e.id or "organization", "base_iri",
                              "must be an http(s) IRI ending in '/' or '#'")
+
+
+def _bare_control(text: str) -> str:
+    """`iso42001:A.6.2.4` -> `A.6.2.4`: the register may name an Annex A control either way."""
+    prefix = "iso42001:A."
+    return text[len("iso42001:"):] if text.startswith(prefix) else text
 
 
 def _show(value: Any) -> str:
@@ -412,6 +483,9 @@ def check_register(raw: Any, files: Callable[[str], str], from_text: bool = Fals
     checker = _Checker(files, from_text)
     checker.problems.extend(problems)
     top = files("format")
+    if raw is None:
+        checker.problem(top, "", "", "the register is empty")
+        raise RegisterError(checker.problems)
     if not isinstance(raw, dict):
         checker.problem(top, "", "", "a register must be a mapping of sections (format, organization, …)")
         raise RegisterError(checker.problems)
@@ -429,6 +503,7 @@ def check_register(raw: Any, files: Callable[[str], str], from_text: bool = Fals
     if parties is not None:
         checker.section(SECTIONS["interested_parties"], parties)
     checker.resolve_references()
+    checker.check_part_of()
     checker.check_controls()
     checker.check_organization_base()
     if checker.problems:
@@ -441,7 +516,9 @@ def read_register(path: Path) -> list[Entry]:
     path = Path(path)
     if path.is_dir():
         raw, files, problems = read_csv_folder(path)
-        return check_register(raw, lambda s: files.get(s, f"{s}.csv"), from_text=True, problems=problems)
+        # Register-wide problems (a missing organization) belong to the folder, not to a table.
+        return check_register(raw, lambda s: path.name if s == "format" else files.get(s, f"{s}.csv"),
+                              from_text=True, problems=problems)
     if not path.exists():
         raise RegisterError(Problem(str(path), "", "", "no such file or folder"))
     raw = read_yaml(path)
@@ -543,9 +620,41 @@ def register_to_graph(entries: list[Entry]) -> Graph:
 # --- RDF input -----------------------------------------------------------------------------------
 
 
+def _remote_contexts(node: Any) -> list[str]:
+    """IRIs a JSON-LD document would fetch: string values of `@context` (or items of a
+    `@context` list) and of `@import`, anywhere in the document."""
+    found: list[str] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("@context", "@import"):
+                for item in value if isinstance(value, list) else [value]:
+                    if isinstance(item, str):
+                        found.append(item)
+            found.extend(_remote_contexts(value))
+    elif isinstance(node, list):
+        for item in node:
+            found.extend(_remote_contexts(item))
+    return found
+
+
+def _refuse_remote_contexts(path: Path, data: bytes) -> None:
+    """A clear error, before parsing, for a JSON-LD document that needs a context from elsewhere
+    (the parser would only say it has no document loader)."""
+    try:
+        doc = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RDFInputError(Problem(path.name, "", "", f"cannot parse json-ld: {exc}")) from exc
+    remote = _remote_contexts(doc)
+    if remote:
+        raise RDFInputError(Problem(path.name, "", "@context", (
+            f"the JSON-LD context '{remote[0]}' is not in this file, and aimsgraph never fetches "
+            "anything over the network; put the context inline (\"@context\": {...})")))
+
+
 def read_rdf(path: Path) -> Graph:
-    """Parse an RDF file without any network access: pyoxigraph's parsers never fetch
-    (JSON-LD remote contexts and owl:imports are not followed)."""
+    """Parse an RDF file without any network access: remote JSON-LD contexts are refused
+    with a clear error, and pyoxigraph's parsers never fetch (owl:imports is a triple like any
+    other, not followed). Quads of every graph of a TriG or N-Quads file become the data."""
     path = Path(path)
     fmt = RDF_FORMATS.get(path.suffix.lower())
     if fmt is None:
@@ -553,14 +662,18 @@ def read_rdf(path: Path) -> Graph:
                                     f"(use one of {', '.join(sorted(RDF_FORMATS))})"))
     try:
         data = path.read_bytes()
-        scratch = ox.Store()
-        scratch.load(data, format=fmt[0], to_graph=ox.DefaultGraph(), base_iri=path.resolve().as_uri())
-    except (OSError, SyntaxError, ValueError) as exc:
+    except OSError as exc:
+        raise RDFInputError(Problem(path.name, "", "", f"cannot read file: {exc}")) from exc
+    if fmt[0] == ox.RdfFormat.JSON_LD:
+        _refuse_remote_contexts(path, data)
+    try:
+        quads = list(ox.parse(data, format=fmt[0], base_iri=path.resolve().as_uri()))
+    except (SyntaxError, ValueError) as exc:
         raise RDFInputError(Problem(path.name, "", "", f"cannot parse {fmt[1]}: {exc}")) from exc
     g = Graph()
     for prefix, ns in PREFIXES.items():
         g.bind(prefix, ns)
-    for q in scratch.quads_for_pattern(None, None, None, ox.DefaultGraph()):
+    for q in quads:
         g.add((from_ox_term(q.subject), from_ox_term(q.predicate), from_ox_term(q.object)))
     return g
 
