@@ -9,6 +9,7 @@ all named graphs as their default graph, so the product's questions need no GRAP
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -18,8 +19,6 @@ import pyoxigraph as ox
 import rdflib
 from rdflib import BNode, Literal, URIRef
 from rdflib.term import Node
-
-import re
 
 from .errors import NetworkAccessError, QueryError, StoreError
 from .namespaces import PREFIXES
@@ -307,12 +306,162 @@ class RdflibStore(Store):
                       and str(g.identifier) != "urn:x-rdflib:default")
 
 
+# --- remote SPARQL 1.1 stores ---------------------------------------------------------------
+
+_KEYWORD_WHERE = re.compile(r"\bWHERE\s*\{", re.IGNORECASE)
+_QUERY_FORM = re.compile(r"\b(SELECT|ASK|CONSTRUCT|DESCRIBE)\b", re.IGNORECASE)
+INSERT_CHUNK = 2000  # triples per INSERT DATA request: small enough for any server's body limit
+
+
+def _n3(term: Node) -> str:
+    if isinstance(term, BNode):  # a stable label, so one request's triples share their blank nodes
+        return f"_:b{abs(hash(str(term)))}"
+    return term.n3()
+
+
+def inline_bindings(sparql: str, bindings: Bindings | None) -> str:
+    """`sparql` with `bindings` as a VALUES block opening its outermost WHERE group, for servers
+    that cannot pre-bind variables. Terms are written in N-Triples syntax by rdflib (escaped),
+    so a value can never change the query's structure."""
+    if not bindings:
+        return sparql
+    bare = _NOT_KEYWORDS.sub(lambda m: " " * len(m.group(0)), sparql)  # same offsets, keywords only
+    form = _QUERY_FORM.search(bare)
+    where = _KEYWORD_WHERE.search(bare, form.end() if form else 0)
+    if where is not None:
+        brace = where.end() - 1
+    elif form is not None and form.group(1).upper() in ("SELECT", "ASK"):
+        brace = bare.find("{", form.end())  # `SELECT * { ... }` leaves out WHERE
+    else:
+        brace = -1
+    if brace < 0:
+        raise QueryError("cannot bind parameters: the query has no WHERE group")
+    names = list(bindings)
+    values = (f" VALUES ({' '.join('?' + n for n in names)}) {{ ({' '.join(_n3(bindings[n]) for n in names)}) }} ")
+    return sparql[: brace + 1] + values + sparql[brace + 1:]
+
+
+class RemoteStore(Store):
+    """A SPARQL 1.1 server: Protocol for queries and updates, Graph Store Protocol for loads.
+
+    Works with Oxigraph server, Fuseki, GraphDB and Virtuoso. The server's default graph must be
+    the union of its named graphs, as in the embedded store (`oxigraph serve
+    --union-default-graph`; Fuseki `tdb2:unionDefaultGraph true`; GraphDB and Virtuoso do it by
+    default). Nothing but the URLs the user names is contacted."""
+
+    def __init__(self, query_url: str, update_url: str | None = None, graph_store_url: str | None = None,
+                 timeout: float = 120.0):
+        base = query_url.rstrip("/")
+        if base.endswith("/query") or base.endswith("/sparql"):
+            root = base.rsplit("/", 1)[0]
+        else:  # a server root such as http://127.0.0.1:7878 (Oxigraph's layout)
+            root, base = base, base + "/query"
+        self.query_url = base
+        self.update_url = update_url or (root + "/update")
+        self.graph_store_url = graph_store_url or (root + "/store")
+        self.timeout = timeout
+
+    def _request(self, url: str, body: bytes, content_type: str, accept: str = "*/*",
+                 method: str = "POST") -> tuple[str, bytes]:
+        import urllib.error
+        import urllib.request
+
+        request = urllib.request.Request(url, data=body, method=method,
+                                         headers={"Content-Type": content_type, "Accept": accept})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (user-named URL)
+                return response.headers.get("Content-Type", ""), response.read()
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode("utf-8", "replace")[:500]
+            error = QueryError if exc.code in (400, 406, 415) else StoreError
+            raise error(f"{url} answered {exc.code}: {detail}") from exc
+        except OSError as exc:
+            raise StoreError(f"cannot reach the SPARQL server at {url}: {exc}") from exc
+
+    def _prologue(self, sparql: str) -> str:
+        from .namespaces import sparql_prologue
+
+        return sparql_prologue() + sparql
+
+    def load(self, data: str | bytes, fmt: str, graph: str) -> None:
+        from urllib.parse import quote as url_quote
+
+        media = {"turtle": "text/turtle", "ttl": "text/turtle", "nt": "application/n-triples",
+                 "ntriples": "application/n-triples", "json-ld": "application/ld+json",
+                 "jsonld": "application/ld+json", "xml": "application/rdf+xml",
+                 "rdfxml": "application/rdf+xml"}.get(fmt)
+        if media is None:
+            raise StoreError(f"cannot send {fmt} to a graph store; use a triples format")
+        body = data.encode("utf-8") if isinstance(data, str) else data
+        self._request(f"{self.graph_store_url}?graph={url_quote(graph, safe='')}", body, media)
+
+    def add(self, graph: str, triples: Iterable[Triple]) -> int:
+        before = self.count(graph)
+        batch = list(triples)
+        for start in range(0, len(batch), INSERT_CHUNK):
+            lines = "\n".join(f"{_n3(s)} {_n3(p)} {_n3(o)} ." for s, p, o in batch[start:start + INSERT_CHUNK])
+            self.update(f"INSERT DATA {{ GRAPH <{graph}> {{\n{lines}\n}} }}")
+        return self.count(graph) - before
+
+    def query(self, sparql: str, bindings: Bindings | None = None) -> QueryResult:
+        text = self._prologue(inline_bindings(sparql, bindings))
+        ctype, body = self._request(self.query_url, text.encode("utf-8"), "application/sparql-query",
+                                    "application/sparql-results+json, application/n-triples;q=0.9")
+        if "json" in ctype:
+            import json
+
+            doc = json.loads(body)
+            if "boolean" in doc:
+                return QueryResult("ask", boolean=bool(doc["boolean"]))
+            names = doc["head"].get("vars", [])
+            rows = [{k: _from_json_term(v) for k, v in b.items()} for b in doc["results"]["bindings"]]
+            return QueryResult("select", vars=names, rows=rows)
+        g = rdflib.Graph()
+        g.parse(data=body, format="nt")
+        return QueryResult("construct", triples=list(g))
+
+    def update(self, sparql: str) -> None:
+        self._request(self.update_url, self._prologue(sparql).encode("utf-8"), "application/sparql-update")
+
+    def triples(self, graph: str) -> list[Triple]:
+        return self.query(f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}").triples
+
+    def count(self, graph: str) -> int:
+        rows = self.query(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}").rows
+        return int(rows[0]["n"]) if rows else 0
+
+    def clear(self, graph: str) -> None:
+        self.update(f"CLEAR SILENT GRAPH <{graph}>")
+
+    def graphs(self) -> list[str]:
+        rows = self.query("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }").rows
+        return sorted(str(r["g"]) for r in rows if isinstance(r.get("g"), URIRef))
+
+
+def _from_json_term(value: dict) -> Node:
+    """A term of the SPARQL 1.1 JSON results format as an rdflib term."""
+    kind = value["type"]
+    if kind == "uri":
+        return URIRef(value["value"])
+    if kind == "bnode":
+        return BNode(value["value"])
+    if "xml:lang" in value:
+        return Literal(value["value"], lang=value["xml:lang"])
+    datatype = value.get("datatype")
+    if datatype and datatype != "http://www.w3.org/2001/XMLSchema#string":
+        return Literal(value["value"], datatype=URIRef(datatype))
+    return Literal(value["value"])
+
+
 def open_store(engine: str = "oxigraph", path: str | None = None) -> Store:
-    """The store named by `engine`: 'oxigraph' (default, embedded) or 'rdflib' (reference)."""
+    """The store named by `engine`: 'oxigraph' (default, embedded; on disk at `path`), 'rdflib'
+    (reference), or the URL of a SPARQL server (its query endpoint or its root)."""
+    if engine.startswith(("http://", "https://")):
+        return RemoteStore(engine)
     if engine == "oxigraph":
         return OxigraphStore(path)
     if engine == "rdflib":
         if path:
             raise StoreError("the rdflib engine keeps data in memory only; drop --store-path")
         return RdflibStore()
-    raise StoreError(f"unknown store engine '{engine}' (choose oxigraph or rdflib)")
+    raise StoreError(f"unknown store engine '{engine}' (choose oxigraph, rdflib or a SPARQL server URL)")
