@@ -1,6 +1,10 @@
 """Stage 2, reason: the OWL 2 RL closure of ontology + catalogues + data, then the domain rules
 in `rules/` (SPARQL CONSTRUCT, stratified, each run to a fixpoint). Everything derived goes into
-the inferred graph; every rule-derived triple remembers the rule that first produced it.
+the inferred graph; every rule-derived triple remembers the rule that first produced it and the
+variable bindings it was produced with, so `explain` can show its premises.
+
+Each rule runs as the SELECT of its WHERE clause; its CONSTRUCT template is instantiated here from
+every solution row (the same triples the CONSTRUCT gives, plus the bindings behind each one).
 
 OWL engines: 'reasonable' (fast, default) or 'owlrl' (reference); 'none' skips the closure.
 The domain rules are plain SPARQL and run unchanged on any store behind the Store interface.
@@ -16,13 +20,16 @@ from datetime import date, timedelta
 from functools import lru_cache
 
 import rdflib
-from rdflib import Literal, URIRef
+from rdflib import Literal, URIRef, Variable
 from rdflib.namespace import OWL, RDF, XSD
+from rdflib.plugins.sparql import prepareQuery
+from rdflib.plugins.sparql.parserutils import CompValue
 
 from .errors import AimsGraphError, QueryError
 from .load import package_files
 from .namespaces import (
     AIMS,
+    PREFIXES,
     GRAPH_CATALOGUES,
     GRAPH_DATA,
     GRAPH_INFERRED,
@@ -30,15 +37,20 @@ from .namespaces import (
     GRAPH_PARAMETERS,
     RUN_IRI,
 )
-from .store import Store, Triple
+from .store import Node, Store, Triple
 
 OWL_ENGINES = ("reasonable", "owlrl", "none")
 _HEADER = re.compile(r"^#\s*(id|purpose|source|stratum):\s*(.+?)\s*$", re.MULTILINE)
+_CONSTRUCT = re.compile(r"\bCONSTRUCT\s*\{[^{}]*\}\s*WHERE\b", re.IGNORECASE)
+
+Pattern = tuple  # a triple pattern: three rdflib terms, any of them a Variable
 
 
 @dataclass(frozen=True)
 class Rule:
-    """A domain rule: a SPARQL CONSTRUCT with its id, purpose, legal source and stratum."""
+    """A domain rule: a SPARQL CONSTRUCT with its id, purpose, legal source and stratum.
+    `template` is the CONSTRUCT template; `premises` the triple patterns its WHERE requires
+    (positive ones only: NOT EXISTS patterns are conditions on absence, not premises)."""
 
     id: str
     purpose: str
@@ -46,6 +58,64 @@ class Rule:
     stratum: int
     query: str
     file: str
+    template: tuple[Pattern, ...] = ()
+    premises: tuple[Pattern, ...] = ()
+
+    @property
+    def select_query(self) -> str:
+        """The rule's WHERE as `SELECT *`: one row of bindings per solution."""
+        return _CONSTRUCT.sub("SELECT * WHERE", self.query, count=1)
+
+    def instantiate(self, row: dict[str, Node]) -> list[Triple]:
+        """The template's triples for one solution; like CONSTRUCT, a pattern with an unbound
+        variable or a literal subject yields nothing."""
+        return [t for t in (_bind(p, row) for p in self.template) if t is not None and not isinstance(t[0], Literal)]
+
+    def premise_triples(self, row: dict[str, Node]) -> list[Triple]:
+        """The WHERE's positive triple patterns, bound by one solution (unbound ones left out;
+        UNION branches not taken are included here and must be checked against the store)."""
+        out: list[Triple] = []
+        for pattern in self.premises:
+            t = _bind(pattern, row)
+            if t is not None and t not in out:
+                out.append(t)
+        return out
+
+
+def _bind(pattern: Pattern, row: dict[str, Node]) -> Triple | None:
+    terms = []
+    for term in pattern:
+        if isinstance(term, Variable):
+            term = row.get(str(term))
+            if term is None:
+                return None
+        terms.append(term)
+    return (terms[0], terms[1], terms[2])
+
+
+def _positive_patterns(node) -> list[Pattern]:
+    """Triple patterns of a parsed WHERE clause, skipping NOT EXISTS (and MINUS) subtrees."""
+    found: list[Pattern] = []
+    if isinstance(node, CompValue):
+        if node.name in ("Builtin_NOTEXISTS", "Minus", "MinusGraphPattern"):
+            return found
+        if node.name in ("BGP", "TriplesBlock"):
+            found.extend(tuple(t) for t in node["triples"])
+            return found
+        for value in node.values():
+            found.extend(_positive_patterns(value))
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            found.extend(_positive_patterns(value))
+    return found
+
+
+def _parse_rule(text: str) -> tuple[tuple[Pattern, ...], tuple[Pattern, ...]]:
+    parsed = prepareQuery(text, initNs={k: rdflib.Namespace(v) for k, v in PREFIXES.items()})
+    if parsed.algebra.name != "ConstructQuery" or not _CONSTRUCT.search(text):
+        raise AimsGraphError("a rule must be a single CONSTRUCT { ... } WHERE { ... } query")
+    premises = tuple(dict.fromkeys(_positive_patterns(parsed.algebra.p)))
+    return tuple(tuple(t) for t in parsed.algebra.template), premises
 
 
 @lru_cache(maxsize=1)
@@ -58,7 +128,12 @@ def load_rules() -> tuple[Rule, ...]:
         missing = {"id", "purpose", "source", "stratum"} - meta.keys()
         if missing:
             raise AimsGraphError(f"rule file {path.name} lacks header field(s): {', '.join(sorted(missing))}")
-        rules.append(Rule(meta["id"], meta["purpose"], meta["source"], int(meta["stratum"]), text, path.name))
+        try:
+            template, premises = _parse_rule(text)
+        except Exception as exc:  # rdflib raises pyparsing errors for bad SPARQL
+            raise AimsGraphError(f"rule file {path.name} cannot be parsed: {exc}") from exc
+        rules.append(Rule(meta["id"], meta["purpose"], meta["source"], int(meta["stratum"]), text, path.name,
+                          template, premises))
     return tuple(sorted(rules, key=lambda r: (r.stratum, r.file)))
 
 
@@ -118,6 +193,7 @@ class ReasoningReport:
     seconds_owl: float = 0.0
     seconds_rules: float = 0.0
     derived_by: dict[Triple, str] = field(default_factory=dict)  # rule-derived triple -> rule id
+    bindings: dict[Triple, dict[str, Node]] = field(default_factory=dict)  # ... -> the solution that derived it
     per_rule: dict[str, int] = field(default_factory=dict)
 
 
@@ -170,15 +246,20 @@ def apply_rules(store: Store, report: ReasoningReport, rules: tuple[Rule, ...] |
             added = 0
             for rule in layer:
                 try:
-                    result = store.query(rule.query)
+                    result = store.query(rule.select_query)
                 except QueryError as exc:
                     raise AimsGraphError(f"rule {rule.id} ({rule.file}) failed: {exc}") from exc
-                new = [t for t in result.triples if not store.has(t)]
+                solutions: dict[Triple, dict[str, Node]] = {}
+                for row in result.rows:
+                    for t in rule.instantiate(row):
+                        solutions.setdefault(t, row)
+                new = [t for t in solutions if not store.has(t)]
                 if not new:
                     continue
                 store.add(GRAPH_INFERRED, new)
                 for t in new:
                     report.derived_by.setdefault(t, rule.id)
+                    report.bindings.setdefault(t, solutions[t])
                 report.per_rule[rule.id] = report.per_rule.get(rule.id, 0) + len(new)
                 added += len(new)
             report.rule_triples += added
