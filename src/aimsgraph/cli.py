@@ -221,6 +221,22 @@ def query(
             sys.stdout.write("\t".join(row.get(v, "") for v in result.vars) + "\n")
 
 
+@app.command()
+def docs(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the HTML pages into.")],
+) -> None:
+    """Write HTML documentation of the ontology, catalogues and crosswalk (offline); exit 1 when
+    the metadata shapes find a gap in the shipped ontology or catalogues."""
+    from .docs import metadata_report, write_docs
+
+    problems = metadata_report()
+    for p in problems:
+        err.print(f"metadata: {p.focus} {p.path}: {p.message}".replace("  ", " "), markup=False)
+    files = write_docs(out)
+    sys.stdout.write(f"wrote {len(files)} pages to {out}\n")
+    _exit_for(len(problems))
+
+
 def example_register() -> Path:
     """The FinSecure example: shipped inside the wheel, or in the source tree when run from a checkout."""
     from importlib import resources
