@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from rdflib import Literal, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, XSD
 
-from .errors import InputError
+from .errors import AimsGraphError
 from .namespaces import (
     GRAPH_CATALOGUES,
     GRAPH_DATA,
@@ -29,6 +29,10 @@ from .store import Node, Store, Triple
 GRAPH_NAMES = {GRAPH_DATA: "data", GRAPH_CATALOGUES: "catalogues", GRAPH_ONTOLOGY: "ontology",
                GRAPH_PARAMETERS: "parameters", GRAPH_INFERRED: "inferred"}
 MAX_DEPTH = 12
+
+
+class ExplainError(AimsGraphError):
+    """A term that names nothing, or no fact to explain (the API answers 404, the CLI exits 2)."""
 
 
 @dataclass
@@ -103,7 +107,7 @@ def resolve_term(store: Store, text: str, position: str) -> Node:
     if len(rows) == 1:
         return rows[0]["node"]
     if len(rows) > 1:
-        raise InputError(f"{position} '{text}': more than one register entry has this id; give its IRI")
+        raise ExplainError(f"{position} '{text}': more than one register entry has this id; give its IRI")
     w3c = {"rdf": RDF, "rdfs": RDFS, "owl": OWL, "xsd": XSD}
     prefix, sep, local = text.partition(":")
     iri = expand_curie(text) or (str(w3c[prefix]) + local if sep and prefix in w3c and local else None)
@@ -111,7 +115,7 @@ def resolve_term(store: Store, text: str, position: str) -> Node:
         return URIRef(iri)
     if position == "object":
         return Literal(text)
-    raise InputError(f"{position} '{text}' is neither a register id, a CURIE nor an IRI")
+    raise ExplainError(f"{position} '{text}' is neither a register id, a CURIE nor an IRI")
 
 
 def explain(store: Store, reasoning: ReasoningReport, subject: str, predicate: str | None = None,
@@ -126,7 +130,7 @@ def explain(store: Store, reasoning: ReasoningReport, subject: str, predicate: s
         facts = _matching(store, s, p, o, None)
     if not facts:
         wanted = " ".join(x for x in (subject, predicate, obj) if x)
-        raise InputError(f"no derived fact matches '{wanted}'")
+        raise ExplainError(f"no derived fact matches '{wanted}'")
     return [explain_triple(store, reasoning, t) for t in facts]
 
 
