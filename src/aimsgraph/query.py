@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
@@ -47,20 +48,44 @@ def named_queries() -> dict[str, NamedQuery]:
     return {q.name: q for q in (parse_query_file(p) for p in package_files("queries", ".rq"))}
 
 
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_WHOLE_NUMBER = re.compile(r"^[+-]?\d+$")
+
+
+def guess_kind(text: str) -> str:
+    """The type of an undeclared parameter (a query file without `# param` lines): a CURIE with
+    one of our prefixes is an IRI, YYYY-MM-DD a date, a whole number an integer, else text."""
+    prefix, sep, local = text.partition(":")
+    if sep and local and expand_curie(text) is not None:
+        return "iri"
+    if _ISO_DATE.match(text):
+        return "date"
+    if _WHOLE_NUMBER.match(text):
+        return "integer"
+    return "text"
+
+
 def term_from_text(text: str, kind: str = "") -> Node:
     """A parameter value as an RDF term: CURIEs and <IRIs> become IRIs, dates and whole numbers
-    typed literals (when the parameter says so), anything else a plain literal."""
+    typed literals (when the parameter says so), anything else a plain literal. Without a
+    declared `kind` the type is guessed from the value (`guess_kind`)."""
     text = text.strip()
     if text.startswith("<") and text.endswith(">"):
         return URIRef(text[1:-1])
+    kind = kind or guess_kind(text)
     if kind.startswith("iri") or kind.startswith("curie"):
         iri = expand_curie(text) if ":" in text and not text.startswith("http") else text
         if iri is None:
             raise QueryError(f"'{text}' is not a CURIE with a known prefix or an IRI")
         return URIRef(iri)
     if kind.startswith("date"):
-        return Literal(text, datatype=XSD.date)
+        try:
+            return Literal(date.fromisoformat(text).isoformat(), datatype=XSD.date)
+        except ValueError:
+            raise QueryError(f"'{text}' is not a date YYYY-MM-DD") from None
     if kind.startswith("integer"):
+        if not _WHOLE_NUMBER.match(text):
+            raise QueryError(f"'{text}' is not a whole number")
         return Literal(int(text), datatype=XSD.integer)
     return Literal(text)
 

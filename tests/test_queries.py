@@ -1,0 +1,354 @@
+"""The named query library (src/aimsgraph/queries/NN_slug.rq) and the `query`/`queries` commands.
+
+- Every query file, whoever wrote it, is parsed and run on both stores: its header gives a
+  question, declares every parameter it takes (each `?name` that is a parameter appears in the
+  text and in the SELECT, which pyoxigraph needs to bind it), its `columns:` equal the projected
+  variables, and it ends in ORDER BY.
+- Competency tests (queries 04-14): on tests/queries/register.yaml judged at 2026-01-31, the
+  EXACT rows, on pyoxigraph and on rdflib; and a fixture or parameter on which it has no rows
+  (tests/queries/clean.yaml is a register without the gaps the gap queries look for).
+Rows are compared as text (`rows_as_text`: CURIEs for catalogue IRIs, register ids, lexical
+values), columns in SELECT order, "" for an unbound column.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from aimsgraph.cli import app
+from aimsgraph.load import package_files
+from aimsgraph.pipeline import analyse
+from aimsgraph.query import parse_query_file, rows_as_text, run_named, term_from_text
+
+HERE = Path(__file__).parent / "queries"
+REGISTER = HERE / "register.yaml"
+CLEAN = HERE / "clean.yaml"
+AS_OF = date(2026, 1, 31)
+STORES = ("oxigraph", "rdflib")
+QUERY_FILES = package_files("queries", ".rq")
+
+# A value of each declared parameter type, to show that binding works on every store.
+SAMPLE_VALUES = {"iri": "euaia:art14", "curie": "euaia:art14", "date": "2026-01-31", "integer": "30", "text": "R-1"}
+
+
+
+@pytest.fixture(scope="module", params=STORES)
+def engine(request):
+    return request.param
+
+
+_ANALYSES: dict = {}
+
+
+def analysed(path: Path, engine: str):
+    """One analysis per (register, store) for the whole module: each costs about a second."""
+    key = (path, engine)
+    if key not in _ANALYSES:
+        _ANALYSES[key] = analyse(path, AS_OF, store_engine=engine)
+    return _ANALYSES[key]
+
+
+def rows(path: Path, engine: str, name: str, **params: str) -> list[tuple[str, ...]]:
+    result = run_named(analysed(path, engine).store, name, params)
+    return [tuple(row.get(v, "") for v in result.vars) for row in rows_as_text(result)]
+
+
+# ------------------------------------------------------------------ every file: header and run
+
+def _projected(text: str) -> list[str]:
+    """Variables of the outermost SELECT clause, in order: `?x` or `(... AS ?x)`."""
+    body = re.sub(r"^\s*#.*$", "", text, flags=re.MULTILINE)
+    clause = re.search(r"\bSELECT\s+(?:DISTINCT\s+|REDUCED\s+)?(.*?)\s*\bWHERE\b", body, re.S | re.I).group(1)
+    clause = re.sub(r"\((?:[^()]|\([^()]*\))*\bAS\s+\?(\w+)\s*\)", r"?\1", clause, flags=re.I)
+    return re.findall(r"\?(\w+)", clause)
+
+
+def _columns(header: str) -> list[str]:
+    return [c.strip() for c in header.split(",") if c.strip()]
+
+
+@pytest.mark.parametrize("path", QUERY_FILES, ids=lambda p: p.name)
+def test_query_file_header(path):
+    q = parse_query_file(path)
+    assert q.question.endswith("?"), "the question is a question in plain words"
+    assert re.match(r"^\d\d_[a-z0-9-]+\.rq$", path.name)
+    body = re.sub(r"^\s*#.*$", "", q.text, flags=re.MULTILINE)
+    assert re.search(r"\bORDER BY\b", body), "every query orders its rows deterministically"
+    assert _columns(q.columns) == _projected(q.text), "declared columns = SELECT's projected variables"
+    for name, kind in q.params.items():
+        assert re.search(rf"\?{name}\b", body), f"parameter {name} is never used"
+        assert kind.split()[0].rstrip(":") in SAMPLE_VALUES, f"parameter {name} has an unknown type: {kind}"
+
+
+@pytest.mark.parametrize("path", QUERY_FILES, ids=lambda p: p.name)
+def test_query_file_runs_with_and_without_parameters(path, engine):
+    q = parse_query_file(path)
+    store = analysed(REGISTER, engine).store
+    result = store.query(q.text)
+    assert result.kind == "select"
+    assert result.vars == _columns(q.columns)
+    bindings = {k: term_from_text(SAMPLE_VALUES[v.split()[0].rstrip(":")], v) for k, v in q.params.items()}
+    bound = store.query(q.text, bindings)
+    assert bound.vars == _columns(q.columns)
+    for row in bound.rows:  # a bound parameter shows in its column
+        for name, value in bindings.items():
+            assert row.get(name) == value
+
+
+# ------------------------------------------------------------------ competency tests (04-14)
+
+CHAIN_R1 = [
+    ("R-1", "scorer", "20", "aims:option-mitigate", "4", "iso42001:A.6.2.4", "aims:status-implemented", "EV-1", "aims:evidence-valid"),
+    ("R-1", "scorer", "20", "aims:option-mitigate", "4", "iso42001:A.7.4", "aims:status-implemented", "EV-3", "aims:evidence-expired"),
+    ("R-1", "scorer", "20", "aims:option-mitigate", "4", "iso42001:A.9.2", "", "", ""),
+    ("R-1", "scorer", "20", "aims:option-mitigate", "4", "OWN-1", "aims:status-implemented", "EV-2", "aims:evidence-expiring"),
+]
+
+
+def test_risk_chain(engine):
+    assert rows(REGISTER, engine, "risk-chain", risk="R-1") == CHAIN_R1
+    assert rows(REGISTER, engine, "risk-chain", risk="R-4") == [
+        ("R-4", "scorer", "12", "aims:option-mitigate", "8", "", "", "", ""),
+    ]
+    assert rows(REGISTER, engine, "risk-chain", risk="R-2") == [("R-2", "chatbot", "9", "", "", "", "", "", "")]
+    assert rows(REGISTER, engine, "risk-chain") == CHAIN_R1 + [
+        ("R-2", "chatbot", "9", "", "", "", "", "", ""),
+        ("R-3", "chatbot", "4", "", "", "", "", "", ""),
+        ("R-4", "scorer", "12", "aims:option-mitigate", "8", "", "", "", ""),
+    ]
+
+
+def test_risk_chain_none(engine):
+    assert rows(REGISTER, engine, "risk-chain", risk="scorer") == []  # a system id is not a risk
+
+
+def test_system_chains(engine):
+    assert rows(REGISTER, engine, "system-chains", system="scorer") == [
+        ("scorer", "R-1", "20", "iso42001:A.6.2.4", "true", "EV-1", "aims:evidence-valid"),
+        ("scorer", "R-1", "20", "iso42001:A.7.4", "false", "EV-3", "aims:evidence-expired"),
+        ("scorer", "R-1", "20", "iso42001:A.9.2", "false", "", ""),
+        ("scorer", "R-1", "20", "OWN-1", "true", "EV-2", "aims:evidence-expiring"),
+        ("scorer", "R-4", "12", "", "", "", ""),
+    ]
+    assert rows(REGISTER, engine, "system-chains", system="chatbot") == [
+        ("chatbot", "R-2", "9", "", "", "", ""),
+        ("chatbot", "R-3", "4", "", "", "", ""),
+    ]
+
+
+def test_system_chains_none(engine):
+    assert rows(REGISTER, engine, "system-chains", system="legacy") == []  # no risk recorded
+
+
+def test_requirement_chain(engine):
+    assert rows(REGISTER, engine, "requirement-chain", target="euaia:art50-1") == [
+        ("euaia:art50-1", "OWN-1", "aims:mapsTo", "aims:status-implemented", "true", "EV-2", "aims:evidence-expiring"),
+    ]
+    assert rows(REGISTER, engine, "requirement-chain", target="iso42001:8.1") == [
+        ("iso42001:8.1", "iso42001:A.10.4", "aims:relatedClause", "", "false", "", ""),
+        ("iso42001:8.1", "iso42001:A.6.2.4", "aims:relatedClause", "aims:status-implemented", "true", "EV-1", "aims:evidence-valid"),
+        ("iso42001:8.1", "iso42001:A.7.4", "aims:relatedClause", "aims:status-implemented", "false", "EV-3", "aims:evidence-expired"),
+    ]
+    assert rows(REGISTER, engine, "requirement-chain", target="nistairmf:MEASURE-2.11") == [
+        ("nistairmf:MEASURE-2.11", "iso42001:A.6.2.4", "aims:intersectsWith", "aims:status-implemented", "true", "EV-1", "aims:evidence-valid"),
+        ("nistairmf:MEASURE-2.11", "iso42001:A.7.4", "aims:intersectsWith", "aims:status-implemented", "false", "EV-3", "aims:evidence-expired"),
+    ]
+
+
+def test_requirement_chain_none(engine):
+    assert rows(REGISTER, engine, "requirement-chain", target="euaia:art5") == []
+
+
+def test_controls_without_valid_evidence(engine):
+    assert rows(REGISTER, engine, "controls-without-valid-evidence") == [  # default: the run's as-of
+        ("2026-01-31", "iso42001:A.4.6", "aims:status-planned"),
+        ("2026-01-31", "iso42001:A.7.4", "aims:status-implemented"),
+    ]
+    assert rows(REGISTER, engine, "controls-without-valid-evidence", at="2026-03-01") == [
+        ("2026-03-01", "iso42001:A.7.4", "aims:status-implemented"),
+        ("2026-03-01", "OWN-1", "aims:status-implemented"),
+    ]
+
+
+def test_controls_without_valid_evidence_none(engine):
+    assert rows(CLEAN, engine, "controls-without-valid-evidence") == []
+
+
+def test_evidence_expiring(engine):
+    assert rows(REGISTER, engine, "evidence-expiring") == [  # defaults: as-of and --expiring-days 30
+        ("2026-01-31", "30", "EV-2", "Review log", "2026-02-15", "15", "OWN-1"),
+    ]
+    assert rows(REGISTER, engine, "evidence-expiring", at="2026-03-01", days="400") == [
+        ("2026-03-01", "400", "EV-1", "Validation report", "2026-12-31", "305", "iso42001:A.6.2.4"),
+        ("2026-03-01", "400", "EV-4", "Competence plan", "2027-03-01", "365", "iso42001:A.4.6"),
+    ]
+    # the bound is exclusive, as in rule evidence-expiring: 15 days left is not within 15 days
+    assert rows(REGISTER, engine, "evidence-expiring", days="15") == []
+    assert rows(REGISTER, engine, "evidence-expiring", days="16") == [
+        ("2026-01-31", "16", "EV-2", "Review log", "2026-02-15", "15", "OWN-1"),
+    ]
+
+
+def test_evidence_expiring_none(engine):
+    assert rows(CLEAN, engine, "evidence-expiring") == []
+
+
+def test_risks_untreated(engine):
+    assert rows(REGISTER, engine, "risks-untreated") == [
+        ("chatbot", "R-2", "9", "8", ""),
+        ("scorer", "R-4", "12", "8", "aims:option-mitigate"),
+    ]
+    assert rows(REGISTER, engine, "risks-untreated", system="chatbot") == [("chatbot", "R-2", "9", "8", "")]
+
+
+def test_risks_untreated_none(engine):
+    assert rows(CLEAN, engine, "risks-untreated") == []
+
+
+def test_system_obligations(engine):
+    expected = [
+        ("chatbot", "euaia:limited-risk", "euaia:obl-art4-provider", "euaia:art4", "false"),
+        ("chatbot", "euaia:limited-risk", "euaia:obl-art50-1-provider", "euaia:art50-1", "true"),
+    ]
+    assert rows(REGISTER, engine, "system-obligations") == expected
+    assert rows(REGISTER, engine, "system-obligations", system="chatbot") == expected
+
+
+def test_system_obligations_none(engine):
+    assert rows(REGISTER, engine, "system-obligations", system="scorer") == []  # no eu_ai_act block
+
+
+def test_control_crosswalk(engine):
+    assert rows(REGISTER, engine, "control-crosswalk", control="iso42001:A.7.4") == [
+        ("iso42001:A.7.4", "euaia:art10", "Data and data governance", "aims:intersectsWith",
+         "Setting data quality requirements and checking data against them overlaps Art 10(3) on relevant, "
+         "representative, error-free and complete data and the Art 10(2)(f)-(g) examination and mitigation of bias."),
+        ("iso42001:A.7.4", "euaia:art26", "Obligations of deployers of high-risk AI systems", "aims:intersectsWith",
+         "Data quality requirements applied to operational data support Art 26(4), under which input data the "
+         "deployer controls must be relevant and sufficiently representative."),
+        ("iso42001:A.7.4", "nistairmf:MAP-2.3", "Scientific integrity and TEVV considerations", "aims:intersectsWith",
+         "Data quality requirements cover representativeness and suitability of data, which MAP 2.3 requires to be identified."),
+        ("iso42001:A.7.4", "nistairmf:MEASURE-2.11", "Fairness and bias evaluation", "aims:intersectsWith",
+         "Data quality requirements address data-related bias, a principal input to evaluating fairness and bias."),
+        ("iso42001:A.7.4", "iso42001:8.1", "Operational planning and control", "aims:relatedClause", ""),
+    ]
+
+
+def test_control_crosswalk_none(engine):
+    assert rows(REGISTER, engine, "control-crosswalk", control="iso42001:8.1") == []  # a clause, not a control
+
+
+def test_controls_treating_no_risk(engine):
+    assert rows(REGISTER, engine, "controls-treating-no-risk") == [("iso42001:A.4.6", "aims:status-planned")]
+
+
+def test_controls_treating_no_risk_none(engine):
+    assert rows(CLEAN, engine, "controls-treating-no-risk") == []
+
+
+def test_systems_without_impact_assessment(engine):
+    assert rows(REGISTER, engine, "systems-without-impact-assessment") == [
+        ("chatbot", "true", "euaia:limited-risk"),
+        ("legacy", "false", ""),
+    ]
+
+
+def test_systems_without_impact_assessment_none(engine):
+    assert rows(CLEAN, engine, "systems-without-impact-assessment") == []
+
+
+def test_nist_coverage(engine):
+    # A.6.2.4 is the only effective Annex A control with NIST mappings: seven MEASURE subcategories
+    assert rows(REGISTER, engine, "nist-coverage") == [
+        ("nistairmf:GOVERN", "19", "0"),
+        ("nistairmf:MANAGE", "13", "0"),
+        ("nistairmf:MAP", "18", "0"),
+        ("nistairmf:MEASURE", "22", "7"),
+    ]
+    assert rows(REGISTER, engine, "nist-coverage", function="nistairmf:MEASURE") == [("nistairmf:MEASURE", "22", "7")]
+
+
+def test_nist_coverage_none(engine):
+    assert rows(REGISTER, engine, "nist-coverage", function="nistairmf:GOVERN-1") == []  # a category
+
+
+# ------------------------------------------------------------------ the commands
+
+runner = CliRunner()
+
+
+def test_cli_named_query_over_a_register():
+    result = runner.invoke(app, ["query", "risk-chain", "--register", str(REGISTER), "--as-of", "2026-01-31",
+                                 "--param", "risk=R-4", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["columns"] == ["risk", "system", "score", "option", "residual", "control", "status", "evidence",
+                              "evidence_status"]
+    assert doc["rows"] == [{"risk": "R-4", "system": "scorer", "score": "12", "option": "aims:option-mitigate",
+                            "residual": "8"}]
+
+
+def test_cli_query_text_format():
+    result = runner.invoke(app, ["query", "risks-untreated", "-r", str(REGISTER), "--as-of", "2026-01-31",
+                                 "-p", "system=chatbot"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "system\trisk\tscore\tappetite\toption\nchatbot\tR-2\t9\t8\t\n"
+
+
+def test_cli_query_file_binds_typed_parameters(tmp_path):
+    query = tmp_path / "my.rq"
+    query.write_text("SELECT ?article ?label WHERE { ?article rdfs:label ?label } ORDER BY ?label")
+    result = runner.invoke(app, ["query", "--file", str(query), "-p", "article=euaia:art14", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["rows"] == [{"article": "euaia:art14", "label": "Human oversight"}]
+
+
+def test_cli_query_errors():
+    unknown = runner.invoke(app, ["query", "no-such-query"])
+    assert unknown.exit_code == 2 and "no query named 'no-such-query'" in unknown.stderr
+    bad_param = runner.invoke(app, ["query", "risk-chain", "-p", "colour=red"])
+    assert bad_param.exit_code == 2 and "has no parameter(s) colour" in bad_param.stderr
+    neither = runner.invoke(app, ["query"])
+    assert neither.exit_code == 2
+
+
+def test_cli_queries_lists_every_query_with_its_question():
+    result = runner.invoke(app, ["queries"])
+    assert result.exit_code == 0
+    for path in QUERY_FILES:
+        q = parse_query_file(path)
+        assert f"{q.name}\n    {q.question}\n" in result.stdout
+
+
+def test_parameter_values_become_typed_terms():
+    from rdflib import Literal, URIRef
+    from rdflib.namespace import XSD
+
+    from aimsgraph.errors import QueryError
+
+    assert term_from_text("euaia:art14", "iri — an article") == URIRef("https://w3id.org/aimsgraph/eu-ai-act/art14")
+    assert term_from_text("2026-03-01", "date — a date") == Literal("2026-03-01", datatype=XSD.date)
+    assert term_from_text("90", "integer — days") == Literal(90, datatype=XSD.integer)
+    assert term_from_text("2026-03-01", "text — an id") == Literal("2026-03-01")
+    # undeclared (a --file query): guessed from the value
+    assert term_from_text("euaia:art14") == URIRef("https://w3id.org/aimsgraph/eu-ai-act/art14")
+    assert term_from_text("2026-03-01") == Literal("2026-03-01", datatype=XSD.date)
+    assert term_from_text("30") == Literal(30, datatype=XSD.integer)
+    assert term_from_text("R-1") == Literal("R-1")
+    assert term_from_text("mailto:x@example.org") == Literal("mailto:x@example.org")  # not one of our prefixes
+    with pytest.raises(QueryError, match="not a date"):
+        term_from_text("2026-02-30", "date — a date")
+    with pytest.raises(QueryError, match="not a whole number"):
+        term_from_text("ten", "integer — days")
+
+
+def test_cli_bad_parameter_value_is_bad_input():
+    result = runner.invoke(app, ["query", "evidence-expiring", "-p", "days=ten"])
+    assert result.exit_code == 2 and "'ten' is not a whole number" in result.stderr
