@@ -1,0 +1,85 @@
+"""The crosswalk: every row points at existing entries on both sides, with an OLIR relationship,
+a rationale and a source; every obligation article maps to ISO/IEC 42001 or says why not."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from rdflib import RDF
+from rdflib.namespace import DCTERMS, SKOS
+
+from aimsgraph.load import catalogue_graph
+from aimsgraph.namespaces import AIMS, EUAIA, to_curie
+
+G = catalogue_graph()
+MAPPINGS = sorted(G.subjects(RDF.type, AIMS.Mapping))
+ISO_SIDE = {AIMS.Clause, AIMS.AnnexAControl}
+OTHER_SIDE = {AIMS.Article, AIMS.ArticleParagraph, AIMS.NISTSubcategory}
+OLIR = {AIMS.equivalentTo, AIMS.subsetOf, AIMS.supersetOf, AIMS.intersectsWith}
+
+
+def types(node) -> set:
+    return set(G.objects(node, RDF.type))
+
+
+def test_every_row_points_at_existing_entries_and_is_justified():
+    assert len(MAPPINGS) == 259
+    bad = []
+    for m in MAPPINGS:
+        sources, targets = list(G.objects(m, AIMS.mappingSource)), list(G.objects(m, AIMS.mappingTarget))
+        relationship, rationale = G.value(m, AIMS.relationship), G.value(m, AIMS.rationale)
+        if len(sources) != 1 or not types(sources[0]) & ISO_SIDE:
+            bad.append((to_curie(str(m)), "source"))
+        if len(targets) != 1 or not types(targets[0]) & OTHER_SIDE:
+            bad.append((to_curie(str(m)), "target"))
+        if relationship not in OLIR:
+            bad.append((to_curie(str(m)), "relationship"))
+        if rationale is None or len(str(rationale)) < 20 or rationale.language != "en":
+            bad.append((to_curie(str(m)), "rationale"))
+        if G.value(m, DCTERMS.source) is None:
+            bad.append((to_curie(str(m)), "source reference"))
+    assert bad == []
+
+
+def test_rows_split_between_eu_ai_act_and_nist():
+    sides = Counter("euaia" if to_curie(str(G.value(m, AIMS.mappingTarget))).startswith("euaia:") else "nistairmf"
+                    for m in MAPPINGS)
+    assert sides == {"euaia": 117, "nistairmf": 142}
+    assert Counter(to_curie(str(G.value(m, AIMS.relationship))) for m in MAPPINGS) == {
+        "aims:intersectsWith": 256, "aims:supersetOf": 2, "aims:subsetOf": 1}
+
+
+# The obligation articles conformity.md lists (Art 50 through its paragraphs 50(1)-50(4)).
+CONFORMITY_ARTICLES = ["art4", "art5", *(f"art{n}" for n in range(9, 18)), "art23", "art24", "art26", "art27",
+                       "art43", "art47", "art48", "art49", "art50-1", "art50-2", "art50-3", "art50-4", "art53",
+                       "art72", "art73"]
+
+
+def iso_sources(article) -> set[str]:
+    return {to_curie(str(G.value(m, AIMS.mappingSource))) for m in G.subjects(AIMS.mappingTarget, article)
+            if types(G.value(m, AIMS.mappingSource)) & ISO_SIDE}
+
+
+def test_every_conformity_obligation_article_maps_to_iso_or_says_why_not():
+    unmapped = {a for a in CONFORMITY_ARTICLES if not iso_sources(EUAIA[a])}
+    assert unmapped == {"art47", "art48", "art49"}
+    for a in unmapped:
+        assert len(str(G.value(EUAIA[a], AIMS.noCounterpart))) > 40
+
+
+def test_every_catalogue_obligation_article_maps_or_has_no_counterpart():
+    articles = {G.value(o, AIMS.article) for o in G.subjects(RDF.type, AIMS.Obligation)}
+    missing = sorted(to_curie(str(a)) for a in articles
+                     if not iso_sources(a) and G.value(a, AIMS.noCounterpart) is None)
+    assert missing == []
+
+
+def test_no_counterpart_only_where_there_is_no_mapping():
+    for article in G.subjects(AIMS.noCounterpart, None):
+        assert iso_sources(article) == set(), article
+        assert G.value(article, SKOS.notation) is not None
+
+
+def test_art14_controls():
+    assert iso_sources(EUAIA.art14) == {"iso42001:A.3.2", "iso42001:A.6.2.2", "iso42001:A.6.2.6",
+                                        "iso42001:A.8.2", "iso42001:A.9.2"}
