@@ -221,6 +221,37 @@ def query(
             sys.stdout.write("\t".join(row.get(v, "") for v in result.vars) + "\n")
 
 
+class ExplainFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+@app.command("explain")
+def explain_command(
+    register: Annotated[Path, typer.Argument(help="Register (YAML or CSV folder) or RDF file.")],
+    subject: Annotated[str, typer.Argument(help="Register id, CURIE (euaia:art9) or IRI.")],
+    predicate: Annotated[Optional[str], typer.Argument(help="CURIE or IRI; default: every derived fact about SUBJECT.")] = None,
+    obj: Annotated[Optional[str], typer.Argument(metavar="[OBJECT]", help="Register id, CURIE, IRI or literal value.")] = None,
+    fmt: Annotated[ExplainFormat, typer.Option("--format", help="text (tree) or json (same tree as the API).")] = ExplainFormat.text,
+    as_of: AsOf = None,
+    owl_engine: OwlEngine = "reasonable",
+    store: StoreEngine = "oxigraph",
+    window_months: Window = 12,
+    expiring_days: Expiring = 30,
+) -> None:
+    """Why a derived fact holds: the rule or OWL axiom that produced it and its premises, as a tree."""
+    from .explain import explain, register_names, render_text
+
+    analysis = _analyse(register, as_of, owl_engine, store, window_months, expiring_days)
+    with _input_errors():
+        trees = explain(analysis.store, analysis.reasoning, subject, predicate, obj)
+    if fmt is ExplainFormat.json:
+        sys.stdout.write(to_json({"facts": [tree.as_json() for tree in trees]}))
+    else:
+        sys.stdout.write(render_text(trees, register_names(analysis.store)))
+    _exit_for(analysis.validation.violations)
+
+
 @app.command()
 def docs(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the HTML pages into.")],
