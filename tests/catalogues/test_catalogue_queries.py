@@ -79,6 +79,6 @@ def test_cli_answers_on_the_shipped_graph_alone():
                                       "--format", "json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    assert doc["columns"] == ["article", "control", "title", "relationship", "rationale"]
+    assert doc["columns"] == ["control", "title", "relationship", "rationale", "article"]
     assert [r["control"] for r in doc["rows"]] == ["iso42001:A.3.2", "iso42001:A.6.2.2", "iso42001:A.6.2.6",
                                                    "iso42001:A.8.2", "iso42001:A.9.2"]
