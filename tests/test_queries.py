@@ -81,6 +81,8 @@ def test_query_file_header(path):
     body = re.sub(r"^\s*#.*$", "", q.text, flags=re.MULTILINE)
     assert re.search(r"\bORDER BY\b", body), "every query orders its rows deterministically"
     assert _columns(q.columns) == _projected(q.text), "declared columns = SELECT's projected variables"
+    if 4 <= int(path.name[:2]) <= 19:  # the library's own convention: say which derived facts it reads
+        assert re.search(r"^# derived facts read: \S", q.text, re.MULTILINE)
     for name, kind in q.params.items():
         assert re.search(rf"\?{name}\b", body), f"parameter {name} is never used"
         assert kind.split()[0].rstrip(":") in SAMPLE_VALUES, f"parameter {name} has an unknown type: {kind}"
