@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import time
 from calendar import monthrange
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
@@ -60,6 +61,7 @@ class Rule:
     file: str
     template: tuple[Pattern, ...] = ()
     premises: tuple[Pattern, ...] = ()
+    reads: frozenset | None = None  # dependency keys of every pattern it matches; None: any triple
 
     @property
     def select_query(self) -> str:
@@ -110,12 +112,40 @@ def _positive_patterns(node) -> list[Pattern]:
     return found
 
 
-def _parse_rule(text: str) -> tuple[tuple[Pattern, ...], tuple[Pattern, ...]]:
+def _all_patterns(node) -> list[Pattern]:
+    """Every triple pattern of a parsed query, NOT EXISTS included."""
+    if isinstance(node, CompValue):
+        if node.name in ("BGP", "TriplesBlock"):
+            return [tuple(t) for t in node["triples"]]
+        return [t for value in node.values() for t in _all_patterns(value)]
+    if isinstance(node, (list, tuple)):
+        return [t for value in node for t in _all_patterns(value)]
+    return []
+
+
+def _pattern_key(s, p, o):
+    """What a pattern depends on: (rdf:type, class) for a typing pattern, else its predicate;
+    None when the predicate is a variable (any new triple may matter)."""
+    if isinstance(p, Variable):
+        return None
+    if p == RDF.type and not isinstance(o, Variable):
+        return (p, o)
+    return p
+
+
+def triple_keys(t: Triple) -> set:
+    """The dependency keys a new triple touches (see `_pattern_key`)."""
+    return {t[1], (t[1], t[2])} if t[1] == RDF.type else {t[1]}
+
+
+def _parse_rule(text: str) -> tuple[tuple[Pattern, ...], tuple[Pattern, ...], frozenset | None]:
     parsed = prepareQuery(text, initNs={k: rdflib.Namespace(v) for k, v in PREFIXES.items()})
     if parsed.algebra.name != "ConstructQuery" or not _CONSTRUCT.search(text):
         raise AimsGraphError("a rule must be a single CONSTRUCT { ... } WHERE { ... } query")
     premises = tuple(dict.fromkeys(_positive_patterns(parsed.algebra.p)))
-    return tuple(tuple(t) for t in parsed.algebra.template), premises
+    keys = {_pattern_key(*t) for t in _all_patterns(parsed.algebra.p)}
+    reads = None if None in keys else frozenset(keys)
+    return tuple(tuple(t) for t in parsed.algebra.template), premises, reads
 
 
 @lru_cache(maxsize=1)
@@ -129,11 +159,11 @@ def load_rules() -> tuple[Rule, ...]:
         if missing:
             raise AimsGraphError(f"rule file {path.name} lacks header field(s): {', '.join(sorted(missing))}")
         try:
-            template, premises = _parse_rule(text)
+            template, premises, reads = _parse_rule(text)
         except Exception as exc:  # rdflib raises pyparsing errors for bad SPARQL
             raise AimsGraphError(f"rule file {path.name} cannot be parsed: {exc}") from exc
         rules.append(Rule(meta["id"], meta["purpose"], meta["source"], int(meta["stratum"]), text, path.name,
-                          template, premises))
+                          template, premises, reads))
     return tuple(sorted(rules, key=lambda r: (r.stratum, r.file)))
 
 
@@ -215,36 +245,43 @@ def _plain(t: Triple) -> Triple:
     return t
 
 
-def owl_closure(graph: rdflib.Graph, engine: str) -> set[Triple]:
-    """Triples the OWL 2 RL closure adds to `graph` (not those already in it)."""
+def owl_closure(base: rdflib.Graph | Iterable[Triple], engine: str) -> set[Triple]:
+    """Triples the OWL 2 RL closure adds to `base` (not those already in it). `base` may be a
+    plain list of triples: reasonable reads those directly, without building an rdflib Graph."""
     if engine == "none":
         return set()
+    triples = base if isinstance(base, rdflib.Graph) else list(base)
+    known = base if isinstance(base, rdflib.Graph) else set(triples)
     if engine == "reasonable":
         import reasonable
 
         reasoner = reasonable.PyReasoner()
-        reasoner.from_graph(graph)
+        reasoner.from_graph(triples)
         closure = (_plain(t) for t in reasoner.reason())
-        return {t for t in closure if t not in graph and _keep(t)}
+        return {t for t in closure if t not in known and _keep(t)}
     if engine == "owlrl":
         import owlrl
 
         expanded = rdflib.Graph()
-        for t in graph:
+        for t in triples:
             expanded.add(t)
         owlrl.DeductiveClosure(owlrl.OWLRL_Semantics, axiomatic_triples=False, datatype_axioms=False).expand(expanded)
-        return {t for t in expanded if t not in graph and _keep(t)}
+        return {t for t in expanded if t not in known and _keep(t)}
     raise AimsGraphError(f"unknown OWL engine '{engine}' (choose one of: {', '.join(OWL_ENGINES)})")
 
 
 def apply_rules(store: Store, report: ReasoningReport, rules: tuple[Rule, ...] | None = None) -> None:
-    """Run each stratum's rules until none of them adds a triple, lowest stratum first."""
+    """Run each stratum's rules until none of them adds a triple, lowest stratum first. After the
+    first pass only the rules that read something the previous pass added run again (the others
+    cannot find anything new), which halves the queries on a typical register."""
     rules = load_rules() if rules is None else rules
     for stratum in sorted({r.stratum for r in rules}):
         layer = [r for r in rules if r.stratum == stratum]
-        while True:
+        pending = layer
+        while pending:
             added = 0
-            for rule in layer:
+            touched: set = set()
+            for rule in pending:
                 try:
                     result = store.query(rule.select_query)
                 except QueryError as exc:
@@ -262,9 +299,9 @@ def apply_rules(store: Store, report: ReasoningReport, rules: tuple[Rule, ...] |
                     report.bindings.setdefault(t, solutions[t])
                 report.per_rule[rule.id] = report.per_rule.get(rule.id, 0) + len(new)
                 added += len(new)
+                touched.update(key for t in new for key in triple_keys(t))
             report.rule_triples += added
-            if not added:
-                break
+            pending = [r for r in layer if r.reads is None or r.reads & touched] if added else []
 
 
 def reason(store: Store, params: Parameters, owl_engine: str = "reasonable") -> ReasoningReport:
@@ -275,7 +312,7 @@ def reason(store: Store, params: Parameters, owl_engine: str = "reasonable") -> 
     store.clear(GRAPH_INFERRED)
     set_parameters(store, params)
     started = time.perf_counter()
-    base = store.to_rdflib([GRAPH_ONTOLOGY, GRAPH_CATALOGUES, GRAPH_DATA])
+    base = [t for graph in (GRAPH_ONTOLOGY, GRAPH_CATALOGUES, GRAPH_DATA) for t in store.triples(graph)]
     inferred = owl_closure(base, owl_engine)
     report.owl_triples = store.add(GRAPH_INFERRED, inferred)
     report.seconds_owl = time.perf_counter() - started
