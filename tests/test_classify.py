@@ -1,0 +1,173 @@
+"""EU AI Act classification and obligations (conformity.md, "EU AI Act"; register.md, "classify"),
+derived by the rules in src/aimsgraph/rules/ and read by `pipeline.classify`.
+
+Two registers, one private and one public-body organisation, cover every category, every operator
+role, the Art 6(3) derogation and its voiding by profiling, Art 27 (public body, 5(b), 5(c), the
+Annex III point 2 exception, and Annex I-only systems), GPAI and a system with no EU AI Act block.
+"""
+
+import json
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+import yaml
+
+from aimsgraph.load import load_input
+from aimsgraph.pipeline import classify
+from aimsgraph.reason import Parameters, reason
+from aimsgraph.store import open_store
+
+ROOT = Path(__file__).resolve().parents[1]
+FINSECURE = ROOT / "examples" / "finsecure" / "register.yaml"
+
+
+def arts(*numbers) -> list[str]:
+    return [f"euaia:art{n}" for n in numbers]
+
+
+# Art 16 (a)-(l) and the articles it points to, as the catalogue lists them for providers and for
+# product manufacturers (Art 25(3)); Art 4 is added for providers and deployers.
+HIGH_RISK_PROVIDER = arts(9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 43, 47, 48, 49, 72, 73)
+DEPLOYER_HIGH_RISK = arts(26, 86)
+
+PRIVATE = {
+    "format": "aimsgraph-register/1",
+    "organization": {"id": "acme", "name": "ACME Ltd", "public_body": False},
+    "ai_systems": [
+        {"id": "social-scorer", "name": "Citizen trust score",
+         "eu_ai_act": {"roles": ["provider", "deployer"], "prohibited_practice": "c", "annex_iii": "5a"}},
+        {"id": "hiring", "name": "CV screening", "eu_ai_act": {"roles": ["provider", "deployer"], "annex_iii": "4a"}},
+        {"id": "credit", "name": "Credit scorer", "eu_ai_act": {"roles": ["deployer"], "annex_iii": "5b", "profiling": True}},
+        {"id": "insurance", "name": "Life insurance pricing", "eu_ai_act": {"roles": ["deployer"], "annex_iii": "5c"}},
+        {"id": "doc-sorter", "name": "CV formatter",
+         "eu_ai_act": {"roles": ["provider"], "annex_iii": "4a", "art6_3_derogation": True}},
+        {"id": "ranker", "name": "Candidate ranker",
+         "eu_ai_act": {"roles": ["provider"], "annex_iii": "4a", "art6_3_derogation": True, "profiling": True}},
+        {"id": "infusion", "name": "Infusion dosing", "eu_ai_act": {"roles": ["provider"], "annex_i_product": "medical-device"}},
+        {"id": "lift", "name": "Lift safety controller",
+         "eu_ai_act": {"roles": ["product-manufacturer"], "annex_i_product": "lifts"}},
+        {"id": "imported", "name": "Imported scorer", "eu_ai_act": {"roles": ["importer", "distributor"], "annex_iii": "5b"}},
+        {"id": "represented", "name": "Third-country hiring tool",
+         "eu_ai_act": {"roles": ["authorised-representative"], "annex_iii": "4a"}},
+        {"id": "chatbot", "name": "Support chatbot",
+         "eu_ai_act": {"roles": ["provider", "deployer"], "interacts_with_people": True, "synthetic_content": True}},
+        {"id": "mood-meter", "name": "Audience mood meter",
+         "eu_ai_act": {"roles": ["deployer"], "emotion_or_biometric_categorisation": True}},
+        {"id": "spam-filter", "name": "Spam filter", "eu_ai_act": {"roles": ["deployer"]}},
+        {"id": "base-model", "name": "Base language model", "eu_ai_act": {"roles": ["provider"], "gpai": True}},
+        {"id": "internal", "name": "Internal forecaster"},
+    ],
+}
+
+PUBLIC = {
+    "format": "aimsgraph-register/1",
+    "organization": {"id": "city", "name": "City of Example", "public_body": True},
+    "ai_systems": [
+        {"id": "benefits", "name": "Benefit eligibility", "eu_ai_act": {"roles": ["deployer"], "annex_iii": "5a"}},
+        {"id": "grid", "name": "Grid load controller", "eu_ai_act": {"roles": ["deployer"], "annex_iii": "2"}},
+        {"id": "x-ray", "name": "X-ray triage", "eu_ai_act": {"roles": ["deployer"], "annex_i_product": "medical-device"}},
+        {"id": "benefits-vendor", "name": "Benefit eligibility (own build)",
+         "eu_ai_act": {"roles": ["provider"], "annex_iii": "5a"}},
+    ],
+}
+
+
+def _classify(register: dict, tmp_path_factory) -> dict[str, dict]:
+    path = tmp_path_factory.mktemp("classify") / "register.yaml"
+    path.write_text(yaml.safe_dump(register, sort_keys=False), encoding="utf-8")
+    store = open_store()
+    load_input(store, path)
+    reason(store, Parameters(date(2026, 1, 31)))
+    return {entry.pop("id"): entry for entry in classify(store)["systems"]}
+
+
+@pytest.fixture(scope="module")
+def private(tmp_path_factory):
+    return _classify(PRIVATE, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def public(tmp_path_factory):
+    return _classify(PUBLIC, tmp_path_factory)
+
+
+def entry(category, basis=(), roles=(), obligations=(), gpai=False) -> dict:
+    return {"category": category, "gpai": gpai, "basis": list(basis), "roles": list(roles), "obligations": list(obligations)}
+
+
+def _sorted(curies):
+    return sorted(curies, key=lambda c: [int(p) if p.isdigit() else p for p in c.replace("-", " ").split("art")[-1].split()])
+
+
+PRIVATE_EXPECTED = {
+    # Art 5 binds every operator of a prohibited system; Art 4 still applies
+    "social-scorer": entry("prohibited", arts(5, "5-1c"), ["deployer", "provider"], arts(4, 5)),
+    # Annex III 4(a), private deployer: no Art 27
+    "hiring": entry("high-risk", ["euaia:art6", "euaia:annex3-4a"], ["deployer", "provider"],
+                    _sorted(arts(4) + HIGH_RISK_PROVIDER + DEPLOYER_HIGH_RISK)),
+    # Annex III 5(b) and 5(c): Art 27 even for a private deployer
+    "credit": entry("high-risk", ["euaia:art6", "euaia:annex3-5b"], ["deployer"], arts(4, 26, 27, 86)),
+    "insurance": entry("high-risk", ["euaia:art6", "euaia:annex3-5c"], ["deployer"], arts(4, 26, 27, 86)),
+    # a valid Art 6(3) derogation: not high-risk, nothing else applies
+    "doc-sorter": entry("minimal-risk", [], ["provider"], arts(4)),
+    # the derogation is void when the system profiles natural persons
+    "ranker": entry("high-risk", ["euaia:art6", "euaia:art6-3", "euaia:annex3-4a"], ["provider"],
+                    _sorted(arts(4) + HIGH_RISK_PROVIDER)),
+    "infusion": entry("high-risk", ["euaia:art6", "euaia:art6-1"], ["provider"], _sorted(arts(4) + HIGH_RISK_PROVIDER)),
+    # Art 25(3): the product manufacturer carries the provider's high-risk obligations
+    "lift": entry("high-risk", ["euaia:art6", "euaia:art6-1"], ["product-manufacturer"], HIGH_RISK_PROVIDER),
+    "imported": entry("high-risk", ["euaia:art6", "euaia:annex3-5b"], ["distributor", "importer"], arts(23, 24)),
+    "represented": entry("high-risk", ["euaia:art6", "euaia:annex3-4a"], ["authorised-representative"], arts(22)),
+    # Art 50(1), 50(2) bind the provider, 50(4) the deployer of synthetic content
+    "chatbot": entry("limited-risk", arts(50, "50-1", "50-2"), ["deployer", "provider"], arts(4, "50-1", "50-2", "50-4")),
+    "mood-meter": entry("limited-risk", arts(50, "50-3"), ["deployer"], arts(4, "50-3")),
+    "spam-filter": entry("minimal-risk", [], ["deployer"], arts(4)),
+    "base-model": entry("minimal-risk", [], ["provider"], arts(4, 53), gpai=True),
+    "internal": entry("out-of-scope"),
+}
+
+
+@pytest.mark.parametrize("system", sorted(PRIVATE_EXPECTED))
+def test_private_organisation(private, system):
+    assert private[system] == PRIVATE_EXPECTED[system]
+
+
+def test_every_system_is_classified(private, public):
+    assert set(private) == set(PRIVATE_EXPECTED)
+    assert set(public) == {"benefits", "grid", "x-ray", "benefits-vendor"}
+
+
+def test_public_body_deployer_owes_fria_for_annex_iii(public):
+    assert public["benefits"] == entry("high-risk", ["euaia:art6", "euaia:annex3-5a"], ["deployer"], arts(4, 26, 27, 86))
+
+
+def test_no_fria_for_annex_iii_point_2(public):
+    assert public["grid"] == entry("high-risk", ["euaia:art6", "euaia:annex3-2"], ["deployer"], arts(4, 26, 86))
+
+
+def test_no_fria_for_annex_i_only_systems(public):
+    """Art 27(1) concerns the high-risk systems of Art 6(2), i.e. Annex III."""
+    assert public["x-ray"] == entry("high-risk", ["euaia:art6", "euaia:art6-1"], ["deployer"], arts(4, 26, 86))
+
+
+def test_fria_binds_deployers_only(public):
+    assert public["benefits-vendor"]["obligations"] == _sorted(arts(4) + HIGH_RISK_PROVIDER)
+
+
+def test_classify_cli_finsecure_credit_scorer():
+    result = subprocess.run([sys.executable, "-m", "aimsgraph", "classify", str(FINSECURE), "--as-of", "2026-01-31",
+                             "--format", "json"], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode in (0, 1), result.stderr  # read; 1 = the register has violations
+    systems = {s["id"]: s for s in json.loads(result.stdout)["systems"]}
+    assert systems["credit-scorer"] == {
+        "id": "credit-scorer", "category": "high-risk", "gpai": False,
+        "basis": ["euaia:art6", "euaia:annex3-5b"],
+        "roles": ["deployer", "provider"],
+        "obligations": _sorted(arts(4) + HIGH_RISK_PROVIDER + arts(26, 27, 86)),
+    }
+    assert systems["credit-scorer-features"]["category"] == "out-of-scope"
+    assert systems["support-chatbot"]["category"] == "limited-risk"
+    assert systems["fraud-detector"]["category"] == "minimal-risk"
