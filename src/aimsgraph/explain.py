@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rdflib import Literal, URIRef
-from rdflib.namespace import OWL, RDF, RDFS, XSD
+from rdflib.namespace import DCTERMS, OWL, PROV, RDF, RDFS, SKOS, XSD
 
 from .errors import AimsGraphError
 from .namespaces import (
@@ -29,6 +29,7 @@ from .store import Node, Store, Triple
 GRAPH_NAMES = {GRAPH_DATA: "data", GRAPH_CATALOGUES: "catalogues", GRAPH_ONTOLOGY: "ontology",
                GRAPH_PARAMETERS: "parameters", GRAPH_INFERRED: "inferred"}
 MAX_DEPTH = 12
+W3C_PREFIXES = {"rdf": RDF, "rdfs": RDFS, "owl": OWL, "xsd": XSD, "prov": PROV, "skos": SKOS, "dcterms": DCTERMS}
 
 
 class ExplainError(AimsGraphError):
@@ -80,8 +81,8 @@ def term_text(term: Node, names: dict[str, str] | None = None) -> str:
 
 
 def to_curie_any(iri: str) -> str:
-    """`to_curie`, plus the W3C vocabularies explanations mention (rdf:, rdfs:, owl:, xsd:)."""
-    for prefix, ns in (("rdf", RDF), ("rdfs", RDFS), ("owl", OWL), ("xsd", XSD)):
+    """`to_curie`, plus the W3C vocabularies explanations mention (rdf:, owl:, prov:, ...)."""
+    for prefix, ns in W3C_PREFIXES.items():
         if iri.startswith(str(ns)):
             return f"{prefix}:{iri[len(str(ns)):]}"
     return to_curie(iri)
@@ -108,9 +109,7 @@ def resolve_term(store: Store, text: str, position: str) -> Node:
         return rows[0]["node"]
     if len(rows) > 1:
         raise ExplainError(f"{position} '{text}': more than one register entry has this id; give its IRI")
-    w3c = {"rdf": RDF, "rdfs": RDFS, "owl": OWL, "xsd": XSD}
-    prefix, sep, local = text.partition(":")
-    iri = expand_curie(text) or (str(w3c[prefix]) + local if sep and prefix in w3c and local else None)
+    iri = expand_curie(text)  # aims:, euaia:, ... and rdf:, rdfs:, owl:, prov: ...
     if iri:
         return URIRef(iri)
     if position == "object":
@@ -228,7 +227,8 @@ def owl_justification(store: Store, triple: Triple) -> tuple[list[Triple], list[
                 found.append((axioms, premises))
     if not found:
         return [], []
-    found.sort(key=lambda j: sum(GRAPH_INFERRED in _graphs_of(store, t) for t in j[1]))
+    # asserted premises first, then a fixed order, so every store gives the same justification
+    found.sort(key=lambda j: (sum(GRAPH_INFERRED in _graphs_of(store, t) for t in j[1]), str(j)))
     return found[0]
 
 
@@ -262,6 +262,8 @@ def render_text(explanations: list[Explanation], names: dict[str, str] | None = 
             else:
                 walk(child, child_prefix, is_last, False)
 
-    for explanation in explanations:
+    for i, explanation in enumerate(explanations):
+        if i:
+            lines.append("")
         walk(explanation, "", True, True)
     return "\n".join(lines) + "\n"
