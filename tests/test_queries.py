@@ -280,6 +280,44 @@ def test_nist_coverage_none(engine):
     assert rows(REGISTER, engine, "nist-coverage", function="nistairmf:GOVERN-1") == []  # a category
 
 
+
+MEASURE_SUBCATEGORIES = [  # (subcategory number, title, covering effective control)
+    ("1.1", "Selecting approaches and metrics for significant risks", ""),
+    ("1.2", "Reassessing metrics and control effectiveness", ""),
+    ("1.3", "Independent assessors and expert consultation", ""),
+    ("2.1", "TEVV test sets, metrics and tools documented", "iso42001:A.6.2.4"),
+    ("2.10", "Privacy risk examination", ""),
+    ("2.11", "Fairness and bias evaluation", "iso42001:A.6.2.4"),  # A.7.4 maps here too, but is not effective
+    ("2.12", "Environmental impact and sustainability", ""),
+    ("2.13", "Effectiveness of TEVV metrics and processes", "iso42001:A.6.2.4"),
+    ("2.2", "Human subject evaluations", ""),
+    ("2.3", "Performance measured for deployment-like conditions", "iso42001:A.6.2.4"),
+    ("2.4", "Monitoring functionality and behavior in production", ""),
+    ("2.5", "Validity, reliability and generalizability limits", "iso42001:A.6.2.4"),
+    ("2.6", "Safety risk evaluation and safe failure", "iso42001:A.6.2.4"),
+    ("2.7", "Security and resilience evaluation", "iso42001:A.6.2.4"),
+    ("2.8", "Transparency and accountability risks", ""),
+    ("2.9", "Explainability and interpretability of model and output", ""),
+    ("3.1", "Tracking existing, unanticipated and emergent risks", ""),
+    ("3.2", "Risk tracking where measurement is difficult", ""),
+    ("3.3", "End-user feedback and appeal processes", ""),
+    ("4.1", "Context-informed measurement approaches", ""),
+    ("4.2", "Validating trustworthiness results with expert input", ""),
+    ("4.3", "Measurable performance improvements or declines", ""),
+]
+
+
+def test_nist_subcategory_coverage(engine):
+    assert rows(REGISTER, engine, "nist-subcategory-coverage", function="nistairmf:MEASURE") == [
+        ("nistairmf:MEASURE", f"nistairmf:MEASURE-{number}", title, control)
+        for number, title, control in MEASURE_SUBCATEGORIES
+    ]
+
+
+def test_nist_subcategory_coverage_none(engine):
+    assert rows(REGISTER, engine, "nist-subcategory-coverage", function="nistairmf:GOVERN-1") == []  # a category
+
+
 # ------------------------------------------------------------------ the commands
 
 runner = CliRunner()
