@@ -269,6 +269,152 @@ def docs(
     _exit_for(len(problems))
 
 
+class TraceFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class SoAFormat(str, Enum):
+    csv = "csv"
+    xlsx = "xlsx"
+    html = "html"
+
+
+@app.command("trace")
+def trace_command(
+    register: Annotated[Path, typer.Argument(help="Register (YAML or CSV folder) or RDF file.")],
+    ident: Annotated[str, typer.Argument(metavar="ID", help="A risk, AI system, control (A.7.4, FS-FAIR-01), evidence item, article (euaia:art10) or clause (iso42001:8.1).")],
+    as_of: AsOf = None,
+    graphml: Annotated[Optional[Path], typer.Option("--graphml", help="Also write the trace as GraphML here.")] = None,
+    dot: Annotated[Optional[Path], typer.Option("--dot", help="Also write the trace as Graphviz DOT here.")] = None,
+    svg: Annotated[Optional[Path], typer.Option("--svg", help="Also draw the trace as SVG here (no Graphviz needed).")] = None,
+    png: Annotated[Optional[Path], typer.Option("--png", help="Also draw the trace as PNG here (needs Graphviz 'dot').")] = None,
+    fmt: Annotated[TraceFormat, typer.Option("--format", help="text (tree) or json (nodes and edges).")] = TraceFormat.text,
+    owl_engine: OwlEngine = "reasonable",
+    store: StoreEngine = "oxigraph",
+) -> None:
+    """The chains an entry rests on (risk -> treatment -> control -> evidence, article or clause ->
+    control -> evidence, system -> risks and obligations -> ...) as a tree; for a control or
+    evidence item also what rests on it. Gaps (expired evidence, controls not effective) are marked ✗."""
+    from . import trace as tr
+
+    if png is not None:
+        with _input_errors():
+            tr.png_renderer()  # fail before the analysis, not after
+    analysis = _analyse(register, as_of, owl_engine, store, 12, 30)
+    with _input_errors():
+        graph = tr.trace_graph(analysis.store)
+        root = tr.resolve(graph, ident)
+        sub = tr.trace(graph, root)
+        if png is not None:
+            tr.write_png(sub, png)
+    if graphml is not None:
+        tr.write_graphml(sub, graphml)
+    if dot is not None:
+        dot.write_text(tr.to_dot(sub), encoding="utf-8")
+    if svg is not None:
+        svg.write_text(tr.to_svg(sub, f"Trace of {root} at {analysis.params.as_of.isoformat()}"), encoding="utf-8")
+    if fmt is TraceFormat.json:
+        sys.stdout.write(to_json({"root": root, "nodes": [{"id": n, **d} for n, d in sorted(sub.nodes(data=True))],
+                                  "edges": [{"source": u, "relation": d["relation"], "target": v}
+                                            for u, v, d in sorted(sub.edges(data=True))]}))
+    else:
+        sys.stdout.write(tr.trace_text(graph, root))
+    _exit_for(analysis.validation.violations)
+
+
+@app.command("impact")
+def impact_command(
+    register: Annotated[Path, typer.Argument(help="Register (YAML or CSV folder) or RDF file.")],
+    ident: Annotated[str, typer.Argument(metavar="ID", help="The control that fails (A.7.4, FS-FAIR-01) or the evidence item that lapses (EV-16).")],
+    as_of: AsOf = None,
+    fmt: Annotated[TraceFormat, typer.Option("--format", help="text or json.")] = TraceFormat.text,
+    owl_engine: OwlEngine = "reasonable",
+    store: StoreEngine = "oxigraph",
+) -> None:
+    """If a control fails (or an evidence item lapses), which risks, AI systems, EU AI Act
+    articles and ISO/IEC 42001 clauses lose cover; ✗ marks those left with no other effective control."""
+    from .trace import impact, impact_text, resolve, trace_graph
+
+    analysis = _analyse(register, as_of, owl_engine, store, 12, 30)
+    with _input_errors():
+        graph = trace_graph(analysis.store)
+        result = impact(graph, resolve(graph, ident))
+    sys.stdout.write(to_json(result.as_json()) if fmt is TraceFormat.json else impact_text(result))
+    _exit_for(analysis.validation.violations)
+
+
+@app.command("hotspots")
+def hotspots_command(
+    register: Annotated[Path, typer.Argument(help="Register (YAML or CSV folder) or RDF file.")],
+    as_of: AsOf = None,
+    top: Annotated[Optional[int], typer.Option("--top", min=1, help="Only the first N controls.")] = None,
+    fmt: Annotated[TraceFormat, typer.Option("--format", help="text or json.")] = TraceFormat.text,
+    owl_engine: OwlEngine = "reasonable",
+    store: StoreEngine = "oxigraph",
+) -> None:
+    """Controls ranked by the coverage they carry (risks, systems, articles and clauses resting on
+    them; ties by betweenness centrality): where an auditor samples first."""
+    from .trace import hotspots, hotspots_text, trace_graph
+
+    analysis = _analyse(register, as_of, owl_engine, store, 12, 30)
+    spots = hotspots(trace_graph(analysis.store), top)
+    sys.stdout.write(to_json({"hotspots": [h.as_json() for h in spots]}) if fmt is TraceFormat.json
+                     else hotspots_text(spots))
+    _exit_for(analysis.validation.violations)
+
+
+@app.command("soa")
+def soa_command(
+    register: Annotated[Path, typer.Argument(help="Register (YAML or CSV folder) or RDF file.")],
+    as_of: AsOf = None,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write here (needed for xlsx); default standard output.")] = None,
+    fmt: Annotated[Optional[SoAFormat], typer.Option("--format", help="csv, xlsx or html; default from the -o suffix, else csv.")] = None,
+    owl_engine: OwlEngine = "reasonable",
+    store: StoreEngine = "oxigraph",
+) -> None:
+    """Statement of Applicability: all 38 Annex A controls (missing rows flagged) and the
+    organisation's own controls, with applicability, justification, status, owner, linked risks,
+    evidence and its freshness at the as-of date."""
+    from .soa import export_soa, soa_csv, soa_page_html, soa_rows
+
+    suffix = output.suffix.lstrip(".").lower() if output is not None else ""
+    chosen = fmt.value if fmt else (suffix if suffix in ("csv", "xlsx", "html") else "csv")
+    if chosen == "xlsx" and output is None:
+        raise typer.BadParameter("xlsx needs a file: add -o FILE.xlsx", param_hint="--format")
+    analysis = _analyse(register, as_of, owl_engine, store, 12, 30)
+    with _input_errors():
+        if output is None:
+            rows = soa_rows(analysis.store)
+            sys.stdout.write(soa_csv(rows) if chosen == "csv" else soa_page_html(rows, analysis.params.as_of))
+        else:
+            rows = export_soa(analysis.store, output, chosen, analysis.params.as_of)
+            err.print(f"wrote {len(rows)} SoA rows to {output}")
+    _exit_for(analysis.validation.violations)
+
+
+@app.command("report")
+def report_command(
+    register: Annotated[Path, typer.Argument(help="Register (YAML or CSV folder) or RDF file.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The HTML file to write.")],
+    as_of: AsOf = None,
+    owl_engine: OwlEngine = "reasonable",
+    store: StoreEngine = "oxigraph",
+    window_months: Window = 12,
+    expiring_days: Expiring = 30,
+) -> None:
+    """The auditor's report: one self-contained HTML file with readiness per clause, EU AI Act
+    classification and obligation cover, findings by clause, the SoA and a risk -> control ->
+    evidence picture per AI system; exit 1 when a violation is found."""
+    from .report import write_report
+
+    analysis = _analyse(register, as_of, owl_engine, store, window_months, expiring_days)
+    with _input_errors():
+        write_report(analysis, output, register.name)
+    err.print(f"wrote the report to {output}")
+    _exit_for(analysis.validation.violations)
+
+
 def example_register() -> Path:
     """The FinSecure example: shipped inside the wheel, or in the source tree when run from a checkout."""
     from importlib import resources

@@ -282,10 +282,11 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def to_svg(graph: nx.DiGraph, title: str = "") -> str:
+def to_svg(graph: nx.DiGraph, title: str = "", id_prefix: str = "trace") -> str:
     """A self-contained SVG picture of the graph, laid out in columns (pure Python, no
-    Graphviz): boxes per entry, gaps in red, full labels as hover titles."""
-    box_w, box_h, gap_x, gap_y, pad, head = 210, 46, 56, 12, 16, 30 if title else 0
+    Graphviz): boxes per entry, gaps in red, full labels as hover titles. `id_prefix` keeps
+    element ids unique when several pictures share one HTML page."""
+    box_w, box_h, gap_x, gap_y, pad, head = 196, 46, 40, 12, 16, 30 if title else 0
     layers = _layers(graph)
     tallest = max((len(layer) for layer in layers), default=1)
     width = pad * 2 + len(layers) * box_w + max(len(layers) - 1, 0) * gap_x
@@ -296,7 +297,7 @@ def to_svg(graph: nx.DiGraph, title: str = "") -> str:
             xy[node] = (pad + col * (box_w + gap_x), pad + head + row * (box_h + gap_y))
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height:.0f}" width="{width}" '
            f'height="{height:.0f}" font-family="Helvetica, Arial, sans-serif" role="img">',
-           '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
+           f'<defs><marker id="{id_prefix}-arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
            'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#8c8c8c"/></marker></defs>']
     if title:
         out.append(f'<text x="{pad}" y="{pad + 14}" font-size="14" font-weight="bold" fill="#1f2937">'
@@ -311,7 +312,7 @@ def to_svg(graph: nx.DiGraph, title: str = "") -> str:
             bend = -pad
         relation = READ_DOWN[graph.edges[source, target]["relation"]]
         out.append(f'<path d="M {x1:.0f} {y1:.0f} C {x1 + bend:.0f} {y1:.0f}, {x2 - bend:.0f} {y2:.0f}, {x2:.0f} {y2:.0f}" '
-                   f'fill="none" stroke="#a6a6a6" stroke-width="1.2" marker-end="url(#arrow)">'
+                   f'fill="none" stroke="#a6a6a6" stroke-width="1.2" marker-end="url(#{id_prefix}-arrow)">'
                    f'<title>{html.escape(f"{source} {relation} {target}")}</title></path>')
     for node, (x, y) in sorted(xy.items(), key=lambda kv: _natural(kv[0])):
         data = graph.nodes[node]
@@ -325,7 +326,7 @@ def to_svg(graph: nx.DiGraph, title: str = "") -> str:
                    f'<text x="{x + 8:.0f}" y="{y + 15:.0f}" font-size="11" font-weight="bold" fill="{stroke}">'
                    f'{html.escape(_clip(node, 30))}</text>'
                    f'<text x="{x + 8:.0f}" y="{y + 28:.0f}" font-size="9.5" fill="#333333">'
-                   f'{html.escape(_clip(data["label"], 38))}</text>'
+                   f'{html.escape(_clip(data["label"], 36))}</text>'
                    f'<text x="{x + 8:.0f}" y="{y + 40:.0f}" font-size="9" fill="{stroke}">'
                    f'{html.escape(_clip(state, 40))}</text></g>')
     legend_y = height - pad + 4
@@ -339,12 +340,17 @@ def to_svg(graph: nx.DiGraph, title: str = "") -> str:
     return "\n".join(out) + "\n"
 
 
-def write_png(graph: nx.DiGraph, path: Path) -> None:
-    """PNG through Graphviz `dot` (Debian package graphviz), which must be on PATH."""
+def png_renderer() -> str:
+    """Path of Graphviz `dot` (Debian package graphviz), the PNG renderer; a clear error without it."""
     dot = shutil.which("dot")
     if dot is None:
-        raise TraceError("--png needs Graphviz 'dot' on PATH (apt-get install graphviz); "
-                         "--svg works without it")
+        raise TraceError("--png needs Graphviz 'dot' on PATH (apt-get install graphviz); --svg works without it")
+    return dot
+
+
+def write_png(graph: nx.DiGraph, path: Path) -> None:
+    """PNG through Graphviz `dot`, fed the DOT export."""
+    dot = png_renderer()
     result = subprocess.run([dot, "-Tpng", "-o", str(path)], input=to_dot(graph), text=True,
                             capture_output=True, check=False)
     if result.returncode != 0:

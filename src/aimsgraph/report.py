@@ -1,0 +1,310 @@
+"""The auditor's report: ONE self-contained HTML file (inline CSS and SVG, nothing fetched) with
+the summary and readiness per clause, the EU AI Act classification of each AI system with its
+obligations and their cover, the findings grouped by clause with what each one affects, the
+Statement of Applicability, and a picture of each system's risk -> control -> evidence graph.
+
+Everything comes from the analysis: findings from `validation.findings`, classification from
+`pipeline.classify`, obligation cover from the named query `system-obligations`, the SoA from
+`soa.soa_rows` and the pictures from `trace`.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from pathlib import Path
+
+import networkx as nx
+
+from . import __version__
+from .pipeline import Analysis, classify, gaps_document
+from .query import rows_as_text, run_named
+from .render import _group_title as group_title
+from .render import _title as catalogue_title
+from .render import grouped
+from .soa import SoARow, soa_rows, soa_table_html
+from .trace import impact, to_svg, trace_graph
+from .validate import Finding
+
+CLAUSE_GROUPS = [f"iso42001:{n}" for n in range(4, 11)] + ["iso42001:A", "euaia"]
+STATUS_TEXT = {"ready": "Ready", "attention": "Needs attention", "not-ready": "Not ready"}
+
+
+@dataclass(frozen=True)
+class Readiness:
+    group: str  # iso42001:4 ... iso42001:10, iso42001:A, euaia
+    title: str
+    violations: int
+    warnings: int
+    infos: int
+
+    @property
+    def status(self) -> str:
+        return "not-ready" if self.violations else "attention" if self.warnings else "ready"
+
+
+def readiness_by_clause(findings: list[Finding]) -> list[Readiness]:
+    """Readiness of each ISO/IEC 42001 clause 4-10, Annex A and the EU AI Act: not ready while a
+    violation is open, needs attention with warnings only, ready with neither. Findings are
+    grouped as in the gaps report (`render.grouped`)."""
+    groups = grouped(findings)
+    out = []
+    for group in CLAUSE_GROUPS:
+        items = groups.get(group, [])
+        out.append(Readiness(group, group_title(group), sum(f.severity == "violation" for f in items),
+                             sum(f.severity == "warning" for f in items), sum(f.severity == "info" for f in items)))
+    return out
+
+
+def organisation_facts(analysis: Analysis) -> dict[str, str]:
+    rows = rows_as_text(analysis.store.query("""
+        SELECT ?name ?scope WHERE {
+          ?org a aims:Organization ; rdfs:label ?name .
+          OPTIONAL { ?org aims:hasManagementSystem/aims:scopeStatement ?scope }
+        } ORDER BY ?name"""))
+    return rows[0] if rows else {}
+
+
+CSS = """
+:root{--ink:#1f2937;--muted:#6b7280;--line:#e5e7eb;--brand:#2f5597;--bad:#c00000;--warn:#9a6700;--good:#38764a}
+*{box-sizing:border-box}
+body{margin:0;font:14px/1.5 -apple-system,"Segoe UI",Helvetica,Arial,sans-serif;color:var(--ink);background:#f6f7f9}
+header.top{background:var(--brand);color:#fff;padding:28px 40px 22px}
+header.top h1{margin:0 0 4px;font-size:24px;font-weight:600}
+header.top .meta{opacity:.85;font-size:13px}
+header.top .scope{margin:12px 0 0;max-width:1000px;font-size:12.5px;opacity:.9}
+main{max-width:1180px;margin:0 auto;padding:8px 40px 40px}
+section{background:#fff;border:1px solid var(--line);border-radius:8px;padding:18px 22px;margin:18px 0}
+h2{font-size:18px;margin:0 0 12px;color:var(--brand)}
+h3{font-size:15px;margin:18px 0 8px}
+p.lead{margin:0 0 12px;color:var(--muted)}
+.cards{display:grid;grid-template-columns:repeat(6,1fr);gap:12px;margin-bottom:14px}
+.card{border:1px solid var(--line);border-radius:8px;padding:10px 12px;background:#fbfbfc}
+.card .n{font-size:24px;font-weight:700}
+.card .l{font-size:12px;color:var(--muted)}
+.card.bad .n{color:var(--bad)}.card.warn .n{color:var(--warn)}.card.good .n{color:var(--good)}
+.verdict{padding:10px 14px;border-radius:6px;font-weight:600;margin:0}
+.verdict.not-ready{background:#fde8e8;color:var(--bad)}.verdict.attention{background:#fff4dc;color:var(--warn)}
+.verdict.ready{background:#e3f1e7;color:var(--good)}
+table{border-collapse:collapse;width:100%;font-size:13px}
+th{background:#f1f3f6;text-align:left;padding:6px 8px;border-bottom:1px solid var(--line);font-weight:600}
+td{padding:6px 8px;border-bottom:1px solid var(--line);vertical-align:top}
+.pill,.badge{display:inline-block;border-radius:10px;padding:1px 9px;font-size:11.5px;font-weight:600;white-space:nowrap}
+.pill.not-ready,.pill.violation,.badge.bad,.pill.high-risk,.pill.prohibited{background:#fde8e8;color:var(--bad)}
+.pill.attention,.pill.warning,.badge.warn,.pill.limited-risk{background:#fff1d6;color:var(--warn)}
+.pill.ready,.pill.info,.badge.good,.pill.minimal-risk{background:#e3f1e7;color:var(--good)}
+.pill.out-of-scope{background:#eef0f3;color:var(--muted)}
+.share{display:flex;align-items:center;gap:8px;font-size:12px;color:var(--muted)}
+.bar{height:8px;border-radius:4px;background:#fde8e8;overflow:hidden;display:flex;flex:1;min-width:100px}
+.bar span{display:block;height:100%}.bar .ok{background:#5b9f6e}.muted{color:var(--muted)}
+.systems{display:grid;grid-template-columns:repeat(2,1fr);gap:14px}
+.system{border:1px solid var(--line);border-radius:8px;padding:12px 14px}
+.system h3{margin:0 0 6px;display:flex;justify-content:space-between;align-items:center;gap:8px}
+.system .sub{color:var(--muted);font-size:12.5px;margin-bottom:8px}
+ul.obl{list-style:none;margin:0;padding:0;columns:2;font-size:12.5px}
+ul.obl li{padding:1px 0}ul.obl .ok{color:var(--good)}ul.obl .no{color:var(--bad);font-weight:600}
+.finding{border-left:4px solid var(--line);padding:6px 12px;margin:8px 0;background:#fbfbfc;border-radius:0 6px 6px 0}
+.finding.violation{border-color:var(--bad)}.finding.warning{border-color:#e3a008}.finding.info{border-color:var(--good)}
+.finding .head{display:flex;gap:10px;align-items:center;flex-wrap:wrap}
+.finding code{background:#eef0f3;padding:0 5px;border-radius:4px;font-size:12px}
+.finding .why{color:var(--muted);font-size:12.5px;margin-top:3px}
+table.soa{font-size:12px}table.soa th{position:sticky;top:0;background:#f1f3f6;color:var(--ink)}
+.id{white-space:nowrap}.id.expired,.id.pending{color:var(--bad);font-weight:600}.id.expiring{color:var(--warn)}
+.just{display:block;max-width:340px;font-size:11.5px;color:#4b5563}
+table.soa tr.gap td{background:#fdf4f4}
+.figure{overflow-x:auto;border:1px solid var(--line);border-radius:8px;padding:8px;margin:8px 0 16px;background:#fff}
+.figure svg{max-width:100%;height:auto}
+footer{color:var(--muted);font-size:12px;text-align:center;padding:10px 40px 30px}
+@media print{body{background:#fff}section{break-inside:avoid-page;border:none}header.top{-webkit-print-color-adjust:exact;print-color-adjust:exact}}
+"""
+
+
+def _e(text) -> str:
+    return html.escape(str(text))
+
+
+def _summary(findings: list[Finding], readiness: list[Readiness], doc: dict, soa: list[SoARow],
+             summary: dict | None) -> str:
+    violations = sum(f.severity == "violation" for f in findings)
+    warnings = sum(f.severity == "warning" for f in findings)
+    annex = [r for r in soa if r.origin == "annex-a"]
+    missing = sum(not r.in_soa for r in annex)
+    effective = sum(r.effective for r in soa)
+    applicable = sum(bool(r.applicable) for r in soa)
+    high_risk = sum(s["category"] == "high-risk" for s in doc["systems"])
+    stale = len({e for r in soa for e, f in r.evidence if f in ("expired", "pending")})
+    cards = [
+        ("bad" if violations else "good", violations, "violations"),
+        ("warn" if warnings else "good", warnings, "warnings"),
+        ("", len(doc["systems"]), f"AI systems ({high_risk} high-risk)"),
+        ("bad" if missing else "good", f"{len(annex) - missing}/{len(annex)}", "Annex A controls in the SoA"),
+        ("warn" if effective < applicable else "good", f"{effective}/{applicable}", "applicable controls effective"),
+        ("bad" if stale else "good", stale, "evidence items expired or pending"),
+    ]
+    overall = "not-ready" if violations else "attention" if warnings else "ready"
+    verdict = {
+        "not-ready": f"Not ready: {violations} violation{'s' * (violations != 1)} must be closed before the certification audit.",
+        "attention": f"Ready with reservations: {warnings} warning{'s' * (warnings != 1)} to address.",
+        "ready": "Ready: no violations or warnings at this date.",
+    }[overall]
+    met = {entry["id"]: entry for entry in (summary or {}).get("clauses", [])}
+    objectives = (summary or {}).get("annex_a", [])
+    if objectives:  # Annex A as a whole: all its objectives' controls together
+        met["iso42001:A"] = {"requirements": sum(e["requirements"] for e in objectives),
+                             "met": sum(e["met"] for e in objectives),
+                             "open": [r for e in objectives for r in e["open"]]}
+    rows = []
+    for r in readiness:
+        entry = met.get(r.group)
+        # A requirement the summary counts as open is not ready, whichever clause its finding sorts under.
+        status = "not-ready" if entry and entry["open"] else r.status
+        share = (f'<td>{_share_bar(entry)}</td><td>{_e(", ".join(entry["open"]) or "—")}</td>' if entry
+                 else '<td colspan="2" class="muted">—</td>') if summary else ""
+        rows.append(f'<tr><td>{_e(r.title)}</td><td>{r.violations}</td><td>{r.warnings}</td>{share}'
+                    f'<td><span class="pill {status}">{STATUS_TEXT[status]}</span></td></tr>')
+    share_head = '<th style="width:22%">Requirements met</th><th>Open requirements</th>' if summary else ""
+    annex = ""
+    if summary and summary.get("annex_a"):
+        annex = ('<h3>Annex A control objectives</h3><table><thead><tr><th>Objective</th><th style="width:30%">Controls met</th>'
+                 '<th>Open</th></tr></thead><tbody>'
+                 + "".join(f'<tr><td>{_e(e["id"].split(":")[1])} — {_e(e["title"])}</td><td>{_share_bar(e)}</td>'
+                           f'<td>{_e(", ".join(e["open"]) or "—")}</td></tr>' for e in summary["annex_a"])
+                 + "</tbody></table>")
+    return (
+        '<section id="summary"><h2>Summary and readiness</h2>'
+        '<div class="cards">' + "".join(f'<div class="card {c}"><div class="n">{_e(n)}</div><div class="l">{_e(label)}</div></div>'
+                                       for c, n, label in cards) + "</div>"
+        f'<p class="verdict {overall}">{_e(verdict)}</p>'
+        '<h3>Readiness per clause</h3><table><thead><tr><th>Requirement</th><th>Violations</th><th>Warnings</th>'
+        f'{share_head}<th>Readiness</th></tr></thead><tbody>' + "".join(rows) + f"</tbody></table>{annex}</section>")
+
+
+def _share_bar(entry: dict) -> str:
+    """`met` of `requirements` as a bar with the numbers beside it (pipeline's readiness summary)."""
+    share = 100 * entry["met"] / entry["requirements"] if entry["requirements"] else 100
+    return (f'<div class="share"><div class="bar"><span class="ok" style="width:{share:.0f}%"></span></div>'
+            f'<span>{entry["met"]}/{entry["requirements"]}</span></div>')
+
+
+def _classification(doc: dict, cover: list[dict]) -> str:
+    covered: dict[str, dict[str, bool]] = {}
+    for row in cover:
+        slot = covered.setdefault(row["system"], {})
+        slot[row["article"]] = slot.get(row["article"], False) or row["covered"] == "true"
+    cards = []
+    for s in doc["systems"]:
+        basis = ", ".join(s["basis"]) or "no classification basis"
+        roles = ", ".join(s["roles"]) or "no EU AI Act role recorded"
+        obligations = covered.get(s["id"], {})
+        ok = sum(obligations.values())
+        items = "".join(
+            f'<li class="{"ok" if obligations.get(a) else "no"}" title="{_e(catalogue_title(a))}">'
+            f'{"✓" if obligations.get(a) else "✗"} {_e(a)} {_e(catalogue_title(a))}</li>' for a in s["obligations"])
+        gpai = " · general-purpose AI model" if s["gpai"] else ""
+        body = (f'<div class="sub">{_e(basis)} · as {_e(roles)}{gpai}</div>'
+                + (f'<div class="sub">{ok} of {len(obligations)} obligations covered by an effective control</div>'
+                   f'<ul class="obl">{items}</ul>' if s["obligations"] else '<div class="sub">No EU AI Act obligations derived.</div>'))
+        cards.append(f'<div class="system"><h3><span>{_e(s["id"])}</span>'
+                     f'<span class="pill {_e(s["category"])}">{_e(s["category"])}</span></h3>{body}</div>')
+    return ('<section id="classification"><h2>EU AI Act classification</h2>'
+            '<p class="lead">Category, basis and operator roles as derived by the rules; each obligation is ticked when an '
+            'effective control covers its article or paragraph.</p>'
+            f'<div class="systems">{"".join(cards)}</div></section>')
+
+
+def _affects(graph: nx.DiGraph, focus: str) -> str:
+    """What a finding's focus takes down with it, read from the trace graph."""
+    if focus not in graph:
+        return ""
+    kind = graph.nodes[focus]["kind"]
+    if kind in ("control", "evidence"):
+        hit = impact(graph, focus)
+        parts = [f"{name}: {', '.join(values)}" for name, values in
+                 (("risks", hit.risks), ("systems", hit.systems), ("articles", hit.articles)) if values]
+        return "Affects " + "; ".join(parts) + "." if parts else ""
+    if kind == "risk":
+        systems = [p for p in graph.predecessors(focus) if graph.nodes[p]["kind"] == "system"]
+        return f"Risk of {', '.join(sorted(systems))}: {graph.nodes[focus]['label']}" if systems else ""
+    return ""
+
+
+def _findings(findings: list[Finding], graph: nx.DiGraph) -> str:
+    if not findings:
+        return '<section id="findings"><h2>Findings</h2><p class="verdict ready">No findings at this date.</p></section>'
+    out = ['<section id="findings"><h2>Findings by clause</h2>'
+           '<p class="lead">Each finding names the rule that raised it, the entry it is about, the requirements it '
+           'rests on and, where the trace graph knows, what it affects.</p>']
+    for group, items in grouped(findings).items():
+        out.append(f"<h3>{_e(group_title(group))}</h3>")
+        for f in items:
+            refs = "; ".join(f"{_e(r)} {_e(catalogue_title(r))}".strip() for r in f.refs)
+            affects = _affects(graph, f.focus)
+            out.append(f'<div class="finding {f.severity}"><div class="head"><span class="pill {f.severity}">{f.severity}</span>'
+                       f"<code>{_e(f.rule)}</code><strong>{_e(f.focus)}</strong></div>"
+                       f"<div>{_e(f.message)}</div><div class=\"why\">Requirements: {refs}</div>"
+                       + (f'<div class="why">{_e(affects)}</div>' if affects else "") + "</div>")
+    out.append("</section>")
+    return "".join(out)
+
+
+CHAIN_RELATIONS = {"has-component", "has-risk", "treated-by", "uses-control", "evidenced-by"}
+
+
+def system_risk_graph(graph: nx.DiGraph, system: str) -> nx.DiGraph:
+    """A system's risk -> treatment -> control -> evidence chains (its components' too),
+    without the obligation and clause branches, for the report's pictures."""
+    view = nx.subgraph_view(graph, filter_edge=lambda u, v: graph.edges[u, v]["relation"] in CHAIN_RELATIONS)
+    return view.subgraph({system} | nx.descendants(view, system)).copy()
+
+
+def _pictures(graph: nx.DiGraph, doc: dict) -> str:
+    out = ['<section id="trace"><h2>Risk → control → evidence, per AI system</h2>'
+           '<p class="lead">Boxes in red are gaps: evidence expired or pending, controls not effective. '
+           'Run <code>aimsgraph trace REGISTER ID</code> for any entry.</p>']
+    for s in doc["systems"]:
+        sub = system_risk_graph(graph, s["id"]) if s["id"] in graph else nx.DiGraph()
+        out.append(f"<h3>{_e(s['id'])}</h3>")
+        if sub.number_of_nodes() <= 1:
+            out.append('<p class="lead">No risks recorded for this system.</p>')
+            continue
+        out.append(f'<div class="figure">{to_svg(sub, id_prefix="fig-" + s["id"])}</div>')
+    out.append("</section>")
+    return "".join(out)
+
+
+def report_html(analysis: Analysis, source: str = "") -> str:
+    """The whole report as one HTML document."""
+    findings = analysis.validation.findings
+    doc = classify(analysis.store)
+    cover = rows_as_text(run_named(analysis.store, "system-obligations"))
+    soa = soa_rows(analysis.store)
+    graph = trace_graph(analysis.store)
+    facts = organisation_facts(analysis)
+    org = facts.get("name", "")
+    as_of = analysis.params.as_of.isoformat()
+    scope = f'<p class="scope"><strong>AIMS scope:</strong> {_e(facts["scope"])}</p>' if facts.get("scope") else ""
+    soa_section = ('<section id="soa"><h2>Statement of Applicability</h2>'
+                   '<p class="lead">Every ISO/IEC 42001 Annex A control (MISSING: no row in the register), then the '
+                   "organisation's own controls; evidence freshness at the as-of date.</p>"
+                   f'<div style="overflow-x:auto">{soa_table_html(soa)}</div></section>')
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(f'AIMS audit report {org} {as_of}'.strip())}</title><style>{CSS}</style></head><body>"
+        f'<header class="top"><h1>AI management system audit report</h1>'
+        f'<div class="meta">{_e(org)} · ISO/IEC 42001:2023 and EU AI Act (Regulation (EU) 2024/1689) · '
+        f"judged as of {as_of}</div>{scope}</header><main>"
+        + _summary(findings, readiness_by_clause(findings), doc, soa, gaps_document(analysis).get("summary"))
+        + _classification(doc, cover)
+        + _findings(findings, graph)
+        + soa_section
+        + _pictures(graph, doc)
+        + "</main>"
+        f"<footer>Generated by aimsgraph {_e(__version__)}"
+        + (f" from {_e(source)}" if source else "")
+        + ". ISO/IEC 42001 clause and control titles only; summaries are aimsgraph's own words.</footer>"
+        "</body></html>\n")
+
+
+def write_report(analysis: Analysis, path: Path, source: str = "") -> None:
+    path.write_text(report_html(analysis, source), encoding="utf-8")
