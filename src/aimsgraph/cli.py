@@ -173,11 +173,12 @@ def queries() -> None:
 @app.command()
 def query(
     name: Annotated[Optional[str], typer.Argument(help="A named query (see `aimsgraph queries`).")] = None,
-    file: Annotated[Optional[Path], typer.Option("--file", help="Run the SPARQL query in this file instead.")] = None,
+    file: Annotated[Optional[Path], typer.Option("--file", exists=True, dir_okay=False, readable=True, help="Run the SPARQL query in this file instead.")] = None,
     register: Annotated[Optional[Path], typer.Option("--register", "-r", help="Register or RDF to query; default: the shipped catalogues alone.")] = None,
     param: Annotated[Optional[list[str]], typer.Option("--param", "-p", help="Parameter as name=value (repeatable).")] = None,
     as_of: AsOf = None,
     fmt: Annotated[ClassifyFormat, typer.Option("--format", help="json or text (tab-separated).")] = ClassifyFormat.text,
+    store_engine: StoreEngine = "oxigraph",
 ) -> None:
     """Run a named SPARQL query or a query file over the reasoned graph."""
     if (name is None) == (file is None):
@@ -190,10 +191,10 @@ def query(
         params[key.strip()] = value
     with _input_errors():
         if register is not None:
-            analysis = _analyse(register, as_of, "reasonable", "oxigraph", 12, 30)
+            analysis = _analyse(register, as_of, "reasonable", store_engine, 12, 30)
             store = analysis.store
         else:
-            store = open_store()
+            store = open_store(store_engine)
             load_packaged(store)
         if file is not None:
             from .query import term_from_text
