@@ -392,3 +392,16 @@ def test_parameter_values_become_typed_terms():
 def test_cli_bad_parameter_value_is_bad_input():
     result = runner.invoke(app, ["query", "evidence-expiring", "-p", "days=ten"])
     assert result.exit_code == 2 and "'ten' is not a whole number" in result.stderr
+
+
+def test_cli_query_file_must_exist(tmp_path):
+    result = runner.invoke(app, ["query", "--file", str(tmp_path / "missing.rq")])
+    assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_cli_query_on_the_reference_store():
+    args = ["query", "systems-without-impact-assessment", "-r", str(REGISTER), "--as-of", "2026-01-31"]
+    outputs = {engine: runner.invoke(app, args + ["--store", engine]) for engine in STORES}
+    assert {engine: (r.exit_code, r.stdout) for engine, r in outputs.items()} == {
+        engine: (0, "system\tin_scope\tcategory\nchatbot\ttrue\teuaia:limited-risk\nlegacy\tfalse\t\n") for engine in STORES
+    }
