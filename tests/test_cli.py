@@ -37,7 +37,10 @@ def finsecure_json() -> subprocess.CompletedProcess:
 def test_gaps_json_has_the_spec_shape_and_exact_findings(finsecure_json):
     assert finsecure_json.returncode == 1  # read, with violations
     doc = json.loads(finsecure_json.stdout)
-    assert list(doc) == ["as_of", "findings"]
+    assert list(doc) == ["as_of", "findings", "summary"]  # the spec's keys first, readiness added after
+    assert list(doc["summary"]) == ["clauses", "annex_a"]
+    assert doc["summary"]["clauses"][4] == {"id": "iso42001:8", "title": "Operation", "requirements": 4, "met": 2,
+                                            "share": 0.5, "open": ["iso42001:8.3", "iso42001:8.4"]}
     assert doc["as_of"] == "2026-01-31"
     for f in doc["findings"]:
         assert list(f) == ["rule", "severity", "focus", "focus_iri", "refs", "message"]
@@ -55,7 +58,9 @@ def test_gaps_json_is_byte_identical_across_runs(finsecure_json):
 def test_conformant_example_exits_0_with_no_findings():
     result = run("gaps", str(CONFORMANT), "--as-of", "2026-01-31", "--format", "json")
     assert result.returncode == 0
-    assert json.loads(result.stdout)["findings"] == []
+    doc = json.loads(result.stdout)
+    assert doc["findings"] == []
+    assert {g["share"] for g in doc["summary"]["clauses"] + doc["summary"]["annex_a"]} == {1.0}
 
 
 def test_unreadable_input_exits_2_with_message_on_stderr(tmp_path):
@@ -80,8 +85,11 @@ def test_gaps_text_and_markdown_group_by_clause():
     text = run("gaps", str(FINSECURE), "--as-of", "2026-01-31").stdout
     assert text.startswith("Findings at 2026-01-31: 4 violations, 6 warnings")
     assert text.index("Clause 6 — Planning") < text.index("Clause 7 — Support") < text.index("Clause 10 — Improvement")
+    assert "\nReadiness (requirements with no open violation)\n" in text
+    assert "  Clause 6   Planning" in text and "  A.10       Third-party and customer relationships" in text
     md = run("gaps", str(FINSECURE), "--as-of", "2026-01-31", "--format", "markdown").stdout
     assert "## Clause 7 — Support" in md and "| warning | `evidence-expired` | `EV-16` | iso42001:7.5.3 |" in md
+    assert "## Readiness" in md and "| Clause 8 | Operation | 2/4 | 50% |" in md
 
 
 def test_gaps_turtle_is_a_shacl_report():
@@ -90,7 +98,9 @@ def test_gaps_turtle_is_a_shacl_report():
     out = run("gaps", str(FINSECURE), "--as-of", "2026-01-31", "--format", "turtle").stdout
     g = rdflib.Graph().parse(data=out, format="turtle")
     sh = rdflib.Namespace("http://www.w3.org/ns/shacl#")
-    assert len(set(g.subjects(rdflib.RDF.type, sh.ValidationResult))) >= 10
+    results = set(g.subjects(rdflib.RDF.type, sh.ValidationResult))
+    assert len(results) == len(FINSECURE_FINDINGS)
+    assert sorted(str(g.value(r, sh.resultSeverity)).rsplit("#", 1)[1] for r in results) == ["Violation"] * 4 + ["Warning"] * 6
 
 
 def test_classify_credit_scorer():

@@ -23,7 +23,7 @@ from .query import named_queries, rows_as_text, run_named
 from .reason import OWL_ENGINES
 from .render import classification_text, findings_markdown, findings_text, to_json
 from .store import open_store
-from .validate import report_turtle
+from .validate import readiness, report_turtle
 
 app = typer.Typer(help="Knowledge graph and rule inference for ISO/IEC 42001 and the EU AI Act.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -139,11 +139,11 @@ def gaps(
     if fmt is GapsFormat.json:
         sys.stdout.write(to_json(gaps_document(analysis, findings)))
     elif fmt is GapsFormat.markdown:
-        sys.stdout.write(findings_markdown(findings, as_of_text))
+        sys.stdout.write(findings_markdown(findings, as_of_text, readiness(analysis.store, analysis.validation.findings)))
     elif fmt is GapsFormat.turtle:
         sys.stdout.write(report_turtle(analysis.validation))
     else:
-        sys.stdout.write(findings_text(findings, as_of_text))
+        sys.stdout.write(findings_text(findings, as_of_text, readiness(analysis.store, analysis.validation.findings)))
     _exit_for(analysis.validation.violations)
 
 

@@ -15,7 +15,7 @@ from .load import load_input
 from .namespaces import to_curie
 from .reason import Parameters, ReasoningReport, reason
 from .store import Store, open_store
-from .validate import Finding, Validation, validate
+from .validate import Finding, Validation, readiness, validate
 
 
 @dataclass
@@ -59,9 +59,11 @@ def filter_findings(findings: Iterable[Finding], severity: str | None = None, ru
 
 
 def gaps_document(analysis: Analysis, findings: list[Finding] | None = None) -> dict:
-    """The spec's findings JSON (register.md, "Findings")."""
+    """The spec's findings JSON (register.md, "Findings"), plus a readiness `summary` after the
+    spec's keys. Readiness is judged on every finding, whatever filter chose `findings`."""
     findings = analysis.validation.findings if findings is None else findings
-    return {"as_of": analysis.params.as_of.isoformat(), "findings": [f.as_json() for f in findings]}
+    return {"as_of": analysis.params.as_of.isoformat(), "findings": [f.as_json() for f in findings],
+            "summary": readiness(analysis.store, analysis.validation.findings)}
 
 
 _ARTICLE_NUM = re.compile(r"(\d+)")

@@ -60,7 +60,18 @@ def _counts(findings: list[Finding]) -> str:
     return f"{v} violation{'s' * (v != 1)}, {w} warning{'s' * (w != 1)}"
 
 
-def findings_text(findings: list[Finding], as_of: str) -> str:
+def _readiness_rows(summary: dict) -> list[tuple[str, str, str, str]]:
+    """(heading, title, met/requirements, percent) per clause 4-10, then per Annex A objective."""
+    rows = []
+    for kind in ("clauses", "annex_a"):
+        for g in summary[kind]:
+            number = g["id"].split(":", 1)[1]
+            heading = f"Clause {number}" if kind == "clauses" else number
+            rows.append((heading, g["title"], f"{g['met']}/{g['requirements']}", f"{round(100 * g['share'])}%"))
+    return rows
+
+
+def findings_text(findings: list[Finding], as_of: str, summary: dict | None = None) -> str:
     lines = [f"Findings at {as_of}: {_counts(findings)}"]
     for group, items in grouped(findings).items():
         lines += ["", _group_title(group)]
@@ -70,10 +81,14 @@ def findings_text(findings: list[Finding], as_of: str) -> str:
             lines.append(f"      refs: {', '.join(f.refs)}")
     if not findings:
         lines.append("No findings.")
+    if summary:
+        lines += ["", "Readiness (requirements with no open violation)"]
+        for heading, title, ratio, percent in _readiness_rows(summary):
+            lines.append(f"  {heading:<10} {title:<50} {ratio:>5} {percent:>5}")
     return "\n".join(lines) + "\n"
 
 
-def findings_markdown(findings: list[Finding], as_of: str) -> str:
+def findings_markdown(findings: list[Finding], as_of: str, summary: dict | None = None) -> str:
     lines = [f"# Findings at {as_of}", "", f"{_counts(findings)}."]
     for group, items in grouped(findings).items():
         lines += ["", f"## {_group_title(group)}", "", "| severity | rule | focus | refs | message |",
@@ -81,6 +96,9 @@ def findings_markdown(findings: list[Finding], as_of: str) -> str:
         for f in items:
             cells = [f.severity, f"`{f.rule}`", f"`{f.focus}`", ", ".join(f.refs), f.message.replace("|", "\\|")]
             lines.append("| " + " | ".join(cells) + " |")
+    if summary:
+        lines += ["", "## Readiness", "", "| requirement group | title | met | share |", "|---|---|---|---|"]
+        lines += [f"| {heading} | {title} | {ratio} | {percent} |" for heading, title, ratio, percent in _readiness_rows(summary)]
     return "\n".join(lines) + "\n"
 
 

@@ -140,6 +140,47 @@ def validate(store: Store) -> Validation:
     return Validation(findings_from_report(report, data, shapes), report)
 
 
+# Requirements per readiness group: the sub-clauses directly under each clause 4-10 (with every
+# catalogue entry below them), and the controls under each Annex A objective A.2-A.10.
+READINESS_QUERY = """
+SELECT ?kind ?group ?notation ?title ?requirement ?part WHERE {
+  {
+    ?group a aims:Clause ; skos:topConceptOf iso42001:clauses .
+    ?requirement skos:broader ?group .
+    ?part skos:broader* ?requirement .
+    BIND ("clauses" AS ?kind)
+  } UNION {
+    ?group a aims:ControlObjective ; skos:topConceptOf iso42001:annex-a .
+    ?requirement a aims:AnnexAControl ; skos:broader+ ?group .
+    BIND (?requirement AS ?part)
+    BIND ("annex_a" AS ?kind)
+  }
+  ?group skos:notation ?notation ; rdfs:label ?title .
+}"""
+
+
+def readiness(store: Store, findings: list[Finding]) -> dict:
+    """Per clause 4-10 and per Annex A objective: how many of its requirements have no open
+    violation. A violation is open against a requirement when its refs or its focus name the
+    requirement or a catalogue entry below it (6.1.3 counts against 6.1; a missing SoA row,
+    whose focus is the control, against that control)."""
+    blamed = {ref for f in findings if f.severity == "violation" for ref in (*f.refs, f.focus)}
+    groups: dict[tuple[str, str], dict] = {}
+    parts: dict[tuple[str, str, str], set[str]] = {}
+    for row in store.query(READINESS_QUERY).rows:
+        key = (str(row["kind"]), to_curie(str(row["group"])))
+        groups.setdefault(key, {"notation": str(row["notation"]), "title": str(row["title"])})
+        parts.setdefault((*key, to_curie(str(row["requirement"]))), set()).add(to_curie(str(row["part"])))
+    summary: dict[str, list] = {"clauses": [], "annex_a": []}
+    for (kind, group), meta in sorted(groups.items(), key=lambda kv: (kv[0][0], _natural(kv[0][1]))):
+        requirements = sorted((req for (k, g, req) in parts if (k, g) == (kind, group)), key=_natural)
+        open_ = [req for req in requirements if parts[(kind, group, req)] & blamed]
+        met = len(requirements) - len(open_)
+        summary[kind].append({"id": group, "title": meta["title"], "requirements": len(requirements), "met": met,
+                              "share": round(met / len(requirements), 3), "open": open_})
+    return summary
+
+
 def report_turtle(validation: Validation) -> str:
     g = validation.report
     for prefix, ns in PREFIXES.items():
