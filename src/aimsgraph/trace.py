@@ -125,7 +125,14 @@ def resolve(graph: nx.DiGraph, ident: str) -> str:
 
 
 def _nodes_of(graph: nx.DiGraph, nodes, kind: str) -> list[str]:
-    return sorted((n for n in nodes if graph.nodes[n]["kind"] == kind), key=_natural)
+    """The nodes of one kind, in natural order; for articles only those some AI system must meet
+    (the crosswalk also links controls to articles that bind none of the register's systems)."""
+    def wanted(n: str) -> bool:
+        if graph.nodes[n]["kind"] != kind:
+            return False
+        return kind != "article" or any(graph.nodes[p]["kind"] == "system" for p in graph.predecessors(n))
+
+    return sorted((n for n in nodes if wanted(n)), key=_natural)
 
 
 def rests_on(graph: nx.DiGraph, root: str) -> nx.DiGraph:
