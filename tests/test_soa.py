@@ -1,0 +1,129 @@
+"""Statement of Applicability (query 20 statement-of-applicability, src/aimsgraph/soa.py, `aimsgraph
+soa`): exact rows on tests/fixtures/trace.yaml on both stores, the case with no register rows,
+and the FinSecure export as XLSX (38 Annex A rows plus its two own controls), CSV and HTML."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from aimsgraph.cli import app
+from aimsgraph.load import load_packaged
+from aimsgraph.pipeline import analyse
+from aimsgraph.query import rows_as_text, run_named
+from aimsgraph.soa import HEADERS, soa_csv, soa_rows
+from aimsgraph.store import open_store
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURE = ROOT / "tests" / "fixtures" / "trace.yaml"
+FINSECURE = ROOT / "examples" / "finsecure" / "register.yaml"
+AS_OF = date(2026, 1, 31)
+ANNEX_A = ["A.2.2", "A.2.3", "A.2.4", "A.3.2", "A.3.3", "A.4.2", "A.4.3", "A.4.4", "A.4.5", "A.4.6", "A.5.2",
+           "A.5.3", "A.5.4", "A.5.5", "A.6.1.2", "A.6.1.3", "A.6.2.2", "A.6.2.3", "A.6.2.4", "A.6.2.5", "A.6.2.6",
+           "A.6.2.7", "A.6.2.8", "A.7.2", "A.7.3", "A.7.4", "A.7.5", "A.7.6", "A.8.2", "A.8.3", "A.8.4", "A.8.5",
+           "A.9.2", "A.9.3", "A.9.4", "A.10.2", "A.10.3", "A.10.4"]
+COLUMNS = ("notation", "origin", "inSoA", "applicable", "justification", "status", "owner", "effective", "risks", "evidence")
+
+_ANALYSES: dict = {}
+
+
+def analysed(path: Path, as_of: date = AS_OF, *, store_engine: str = "oxigraph", **_options):
+    key = (Path(path), as_of, store_engine)
+    if key not in _ANALYSES:
+        _ANALYSES[key] = analyse(path, as_of, store_engine=store_engine)
+    return _ANALYSES[key]
+
+
+@pytest.fixture(scope="module", params=["oxigraph", "rdflib"])
+def engine(request):
+    return request.param
+
+
+def query_rows(store) -> dict[str, tuple]:
+    rows = rows_as_text(run_named(store, "statement-of-applicability"))
+    return {r["notation"]: tuple(r.get(c, "") for c in COLUMNS) for r in rows}
+
+
+def test_soa_query_rows_on_the_fixture(engine):
+    got = query_rows(analysed(FIXTURE, store_engine=engine).store)
+    assert len(got) == 38 + 1
+    assert {k: v for k, v in got.items() if v[2] == "true"} == {
+        "A.6.2.5": ("A.6.2.5", "annex-a", "true", "true", "", "implemented", "dev", "true", "R-1", "EV-OK=valid"),
+        "A.7.3": ("A.7.3", "annex-a", "true", "false", "No data is acquired", "", "", "false", "", ""),
+        "A.7.4": ("A.7.4", "annex-a", "true", "true", "", "implemented", "dev", "false",
+                  got["A.7.4"][8], "EV-OLD=expired"),
+        "OWN-1": ("OWN-1", "organisation", "true", "true", "", "implemented", "boss", "true", "R-1", "EV-OK=valid"),
+    }
+    assert sorted(got["A.7.4"][8].split()) == ["R-1", "R-2"]  # GROUP_CONCAT order is the engine's
+    assert got["A.10.4"] == ("A.10.4", "annex-a", "false", "", "", "", "", "false", "", "")
+    assert sorted(k for k, v in got.items() if v[2] == "false") == sorted(set(ANNEX_A) - {"A.6.2.5", "A.7.3", "A.7.4"})
+
+
+def test_soa_query_without_register_rows():
+    store = open_store()
+    load_packaged(store)  # catalogues, no register: every Annex A control is missing from the SoA
+    got = query_rows(store)
+    assert sorted(got) == sorted(ANNEX_A)
+    assert set(got.values()) == {(k, "annex-a", "false", "", "", "", "", "false", "", "") for k in ANNEX_A}
+    assert run_named(open_store(), "statement-of-applicability").rows == []  # and an empty store has none
+
+
+def test_soa_rows_are_sorted_and_summarise_freshness():
+    rows = soa_rows(analysed(FIXTURE).store)
+    assert [r.control for r in rows] == ANNEX_A + ["OWN-1"]
+    a74 = next(r for r in rows if r.control == "A.7.4")
+    assert (a74.risks, a74.evidence, a74.freshness, a74.effective) == (("R-1", "R-2"), (("EV-OLD", "expired"),), "expired", False)
+    a73 = next(r for r in rows if r.control == "A.7.3")
+    assert a73.cells() == ["A.7.3", "Acquisition of data", "Annex A", "yes", "no", "No data is acquired", "", "", "n/a",
+                           "", "", "none"]
+    a104 = next(r for r in rows if r.control == "A.10.4")
+    assert a104.cells()[3:5] == ["MISSING", ""]
+
+
+@pytest.fixture(scope="module")
+def cli_runner():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("aimsgraph.cli.analyse", analysed)
+        yield CliRunner()
+
+
+def test_finsecure_soa_xlsx_opens_with_38_annex_a_rows_and_own_controls(cli_runner, tmp_path):
+    openpyxl = pytest.importorskip("openpyxl", reason="the reports extra (openpyxl) is not installed")
+    out = tmp_path / "soa.xlsx"
+    result = cli_runner.invoke(app, ["soa", str(FINSECURE), "--as-of", "2026-01-31", "-o", str(out), "--format", "xlsx"])
+    assert result.exit_code == 1, result.output  # FinSecure has violations
+    sheet = openpyxl.load_workbook(out)["Statement of Applicability"]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0] == HEADERS
+    by_origin = {}
+    for row in rows[1:]:
+        by_origin.setdefault(row[2], []).append(row[0])
+    assert by_origin == {"Annex A": ANNEX_A, "Organisation": ["FS-FAIR-01", "FS-HITL-01"]}
+    cells = {row[0]: row for row in rows[1:]}
+    assert cells["A.10.4"][3] == "MISSING"  # deliberate gap (d)
+    assert (cells["A.7.4"][10], cells["A.7.4"][11], cells["A.7.4"][8]) == ("EV-16 (expired)", "expired", "no")
+    assert cells["A.7.3"][4] == "no" and cells["A.7.3"][5].startswith("FinSecure acquires no data")
+    assert cells["FS-FAIR-01"][9] == "R-CS-01 R-CSF-01"
+
+
+def test_finsecure_soa_csv_to_stdout_and_html_file(cli_runner, tmp_path):
+    result = cli_runner.invoke(app, ["soa", str(FINSECURE), "--as-of", "2026-01-31"])
+    rows = list(csv.reader(io.StringIO(result.stdout)))
+    assert rows[0] == list(HEADERS) and len(rows) == 1 + 38 + 2
+    assert result.stdout == soa_csv(soa_rows(analysed(FINSECURE).store))
+    out = tmp_path / "soa.html"
+    result = cli_runner.invoke(app, ["soa", str(FINSECURE), "--as-of", "2026-01-31", "-o", str(out)])
+    page = out.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and page.count("<tr") == 1 + 38 + 2
+    assert '<span class="badge bad">MISSING</span>' in page
+
+
+def test_soa_xlsx_to_stdout_is_refused(cli_runner):
+    result = cli_runner.invoke(app, ["soa", str(FIXTURE), "--format", "xlsx"])
+    assert result.exit_code == 2
+    assert "xlsx needs a file" in result.output
