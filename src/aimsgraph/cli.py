@@ -232,7 +232,7 @@ def explain_command(
     register: Annotated[Path, typer.Argument(help="Register (YAML or CSV folder) or RDF file.")],
     subject: Annotated[str, typer.Argument(help="Register id, CURIE (euaia:art9) or IRI.")],
     predicate: Annotated[Optional[str], typer.Argument(help="CURIE or IRI; default: every derived fact about SUBJECT.")] = None,
-    obj: Annotated[Optional[str], typer.Argument(metavar="[OBJECT]", help="Register id, CURIE, IRI or literal value.")] = None,
+    obj: Annotated[Optional[str], typer.Argument(metavar="OBJECT", help="Register id, CURIE, IRI or literal value.")] = None,
     fmt: Annotated[ExplainFormat, typer.Option("--format", help="text (tree) or json (same tree as the API).")] = ExplainFormat.text,
     as_of: AsOf = None,
     owl_engine: OwlEngine = "reasonable",
