@@ -23,6 +23,7 @@ from aimsgraph.trace import (
     TraceError,
     hotspots,
     impact,
+    is_problem,
     resolve,
     to_dot,
     to_svg,
@@ -245,6 +246,14 @@ def test_finsecure_trace_of_the_bias_risk_shows_each_control_and_evidence(finsec
     assert [re.search(r"(control|evidence) (\S+)", line).group(2) for line in marked] == ["A.7.4", "EV-16"]
     assert "evidence EV-16 — Training data representativeness and bias analysis: credit-scorer v3.2 " \
            "[expired, valid until 2025-12-31]  ✗" in text
+
+
+def test_finsecure_untreated_risk_above_appetite_is_marked(finsecure, fixture_graph):
+    _, graph = finsecure
+    assert trace_text(graph, "R-SC-01") == (
+        "risk R-SC-01 — Prompt injection in chat input makes the assistant disclose another customer's account da… "
+        "[score 20, untreated above appetite 9]  ✗\n")
+    assert not is_problem(fixture_graph.nodes["R-3"])  # untreated too, but within the appetite (4 <= 8)
 
 
 def test_finsecure_impact_of_removing_the_data_quality_control(finsecure):

@@ -159,7 +159,7 @@ def is_problem(data: dict) -> bool:
     state = data.get("state", "")
     if data["kind"] == "control":
         return "effective" not in state
-    return any(state.startswith(p) for p in PROBLEM_STATES)
+    return any(state.startswith(p) for p in PROBLEM_STATES) or "untreated" in state
 
 
 def _describe(graph: nx.DiGraph, node: str) -> str:
