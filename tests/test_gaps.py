@@ -173,7 +173,7 @@ def test_markdown_has_a_table_per_group_and_a_readiness_table(finsecure):
     assert "| A.6 | AI system life cycle | 9/9 | 100% |" in md
 
 
-def test_text_without_findings_says_so(conformant):
+def test_text_without_findings_says_so():
     assert findings_text([], "2026-01-31") == "Findings at 2026-01-31: 0 violations, 0 warnings\nNo findings.\n"
 
 
