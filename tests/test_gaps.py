@@ -212,3 +212,13 @@ def test_each_validation_parses_its_own_shapes_graph():
     assert first is not second
     first.remove((None, SH.message, None))
     assert len(set(second.objects(None, SH.message))) > 0
+
+
+def test_the_look_back_window_is_a_run_parameter():
+    """Two months back from 2026-01-31 (start 2025-11-30): the audit of 2025-10-17 and the last
+    training of 2025-11-06 fall outside; the management review of 2025-12-09 stays inside."""
+    narrow = analyse(FINSECURE, AS_OF, window_months=2)
+    added = [(f.rule, f.focus, f.severity) for f in narrow.validation.findings if f.rule in
+             {"internal-audit-missing", "management-review-missing", "competence-missing"}]
+    assert added == [("internal-audit-missing", "finsecure", "violation"),
+                     ("competence-missing", "finsecure", "warning")]
