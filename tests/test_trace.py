@@ -141,6 +141,12 @@ def test_trace_nodes_query_states(fixture_analysis):
         "EV-OK": ("evidence", "valid, valid until 2026-12-31"),
     }
     assert sum(1 for v in got.values() if v == ("control", "missing")) == 38 - 3
+    articles = {r["node"]: r["state"] for r in rows if r["kind"] == "article" and r["state"]}
+    # OWN-1 (maps_to) covers Art 14 and A.6.2.5 Art 43; A.7.4 is not effective, so Art 10 is open;
+    # Art 26 binds no system here (scorer is provider only), so it has no state.
+    assert {k for k, v in articles.items() if v == "covered"} == {"euaia:art14", "euaia:art43"}
+    assert {k for k, v in articles.items() if v == "not covered"} == {
+        f"euaia:art{n}" for n in (4, 9, 10, 11, 12, 13, 15, 16, 17, 18, 19, 20, 47, 48, 49, 72, 73)}
 
 
 def test_graph_names_nodes_by_register_id_and_resolves_ids(fixture_graph):

@@ -59,7 +59,7 @@ ENDS = {
     "covered-by": ("article", "control"),
     "supported-by": ("clause", "control"),
 }
-PROBLEM_STATES = ("expired", "pending", "missing", "not-applicable", "partial", "planned", "not-implemented")
+PROBLEM_STATES = ("not covered", "expired", "pending", "missing", "not-applicable", "partial", "planned", "not-implemented")
 
 
 class TraceError(AimsGraphError):
