@@ -52,24 +52,27 @@ def _loaded_store(data: Path):
     return store
 
 
-def _timed_to_rdflib(store, spent: list[float]) -> None:
-    """Record the time reason() spends turning the store into an rdflib graph for the OWL engine."""
-    original = store.to_rdflib
+def _time_calls(store, method: str, spent: dict[str, float], key=lambda *args: "all") -> None:
+    """Add the seconds spent in `store.<method>` to `spent[key(*args)]` (keys that are None are
+    not counted): instruments one measurement without touching the code under test."""
+    original = getattr(store, method)
 
-    def to_rdflib(*args, **kwargs):
+    def timed(*args, **kwargs):
         started = time.perf_counter()
         try:
             return original(*args, **kwargs)
         finally:
-            spent.append(time.perf_counter() - started)
+            name = key(*args)
+            if name is not None:
+                spent[name] = spent.get(name, 0.0) + time.perf_counter() - started
 
-    store.to_rdflib = to_rdflib
+    setattr(store, method, timed)
 
 
 def measure(kind: str, engine: str, data: Path, profile: Path | None = None) -> dict:
     """One measurement in this process: 'reason' with an OWL engine, or 'validate' (pySHACL on
     the graph reasoned with the fast engine). Returns seconds per phase and sizes."""
-    from aimsgraph.reason import Parameters, reason
+    from aimsgraph.reason import Parameters, load_rules, reason
     from aimsgraph.validate import validate
 
     started = time.perf_counter()
@@ -79,16 +82,23 @@ def measure(kind: str, engine: str, data: Path, profile: Path | None = None) -> 
     profiler = cProfile.Profile() if profile else None
     params = Parameters(AS_OF)
     if kind == "reason":
-        conversions: list[float] = []
-        _timed_to_rdflib(store, conversions)
+        conversion: dict[str, float] = {}  # store terms -> rdflib terms for the OWL engine
+        _time_calls(store, "to_rdflib", conversion, lambda *_: "to_rdflib")
+        _time_calls(store, "triples", conversion, lambda *_: "triples")  # to_rdflib calls it: nested, so max()
+        rule_of_query = {getattr(rule, form): rule.id for rule in load_rules()  # CONSTRUCT, or SELECT of its WHERE
+                         for form in ("query", "select_query") if hasattr(rule, form)}
+        rule_seconds: dict[str, float] = {}  # the CONSTRUCT queries alone, summed over fixpoint rounds
+        _time_calls(store, "query", rule_seconds, lambda sparql, *_: rule_of_query.get(sparql))
         if profiler:
             profiler.enable()
         report = reason(store, params, engine)
         if profiler:
             profiler.disable()
-        out.update(seconds_to_rdflib=sum(conversions), seconds_owl=report.seconds_owl - sum(conversions),
+        convert = max(conversion.values(), default=0.0)
+        out.update(seconds_convert=convert, seconds_owl=report.seconds_owl - convert,
                    seconds_rules=report.seconds_rules, owl_triples=report.owl_triples,
-                   rule_triples=report.rule_triples, per_rule=report.per_rule)
+                   rule_triples=report.rule_triples, per_rule=report.per_rule,
+                   seconds_per_rule_query=dict(sorted(rule_seconds.items(), key=lambda kv: -kv[1])))
         out["seconds"] = report.seconds_owl + report.seconds_rules
     else:
         reason(store, params, FAST_ENGINE)
@@ -162,7 +172,7 @@ def _summary(kind: str, engine: str, label: str, runs: list[dict], timeout_minut
         return row
     row["status"] = "ok"
     row["triples"] = ok[0]["triples"]
-    for key in ("seconds", "seconds_to_rdflib", "seconds_owl", "seconds_rules"):
+    for key in ("seconds", "seconds_convert", "seconds_owl", "seconds_rules"):
         if key in ok[0]:
             row[key] = statistics.median(r[key] for r in ok)
     for key in ("owl_triples", "rule_triples", "findings", "violations"):
@@ -178,7 +188,7 @@ def _seconds(value: float | None) -> str:
 def table(rows: list[dict]) -> str:
     """Markdown table: reasoning rows (phases separately, ratio reference/fast), then validation."""
     fast = {r["size"]: r for r in rows if r["kind"] == "reason" and r["engine"] == FAST_ENGINE and r["status"] == "ok"}
-    lines = ["| size | triples | stage | engine | to_rdflib s | OWL s | rules s | total s | peak MB | "
+    lines = ["| size | triples | stage | engine | convert s | OWL s | rules s | total s | peak MB | "
              "ratio ref/fast (OWL, total) | derived / findings |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -193,7 +203,7 @@ def table(rows: list[dict]) -> str:
             if r["engine"] == REFERENCE_ENGINE and base:
                 ratio = f"{r['seconds_owl'] / base['seconds_owl']:.0f}x, {r['seconds'] / base['seconds']:.1f}x"
             derived = f"{r['owl_triples']:,} OWL + {r['rule_triples']:,} rule"
-            lines.append(f"| {r['size']} | {triples} | reason | {r['engine']} | {_seconds(r['seconds_to_rdflib'])} | "
+            lines.append(f"| {r['size']} | {triples} | reason | {r['engine']} | {_seconds(r.get('seconds_convert', r.get('seconds_to_rdflib')))} | "
                          f"{_seconds(r['seconds_owl'])} | {_seconds(r['seconds_rules'])} | {_seconds(r['seconds'])} | "
                          f"{r['peak_mb']:.0f} | {ratio} | {derived} |")
         else:
@@ -229,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, help="runs per measurement (default: 3 below 100k triples, else 1)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--profile", action="store_true", help="write cProfile top-40 per measurement to results/")
+    parser.add_argument("--table", nargs="+", type=Path, metavar="JSON",
+                        help="print one table from earlier results files instead of measuring")
     parser.add_argument("--worker", choices=("reason", "validate"), help=argparse.SUPPRESS)
     parser.add_argument("--engine", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
@@ -236,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.worker:
         print(json.dumps(measure(args.worker, args.engine, args.data, args.profile_to)))
+        return 0
+    if args.table:
+        print(table([row for path in args.table for row in json.loads(path.read_text(encoding="utf-8"))["rows"]]))
         return 0
     return run_benchmarks(args)
 
