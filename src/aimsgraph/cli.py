@@ -61,7 +61,7 @@ def _date(value: Optional[str]) -> date:
 
 AsOf = Annotated[Optional[str], typer.Option("--as-of", help="Judge time-dependent rules at this date (YYYY-MM-DD; default today).")]
 OwlEngine = Annotated[str, typer.Option("--owl-engine", help=f"OWL 2 RL engine: {', '.join(OWL_ENGINES)}.")]
-StoreEngine = Annotated[str, typer.Option("--store", help="Store engine: oxigraph (embedded, default) or rdflib (reference).")]
+StoreEngine = Annotated[str, typer.Option("--store", help="Store: oxigraph (embedded, default), rdflib (reference), or the URL of a SPARQL 1.1 server whose default graph is the union of its graphs (e.g. http://127.0.0.1:7878 for `oxigraph serve --union-default-graph`). Its named graphs are replaced.")]
 Window = Annotated[int, typer.Option("--window-months", min=1, help="Look-back window for audits, reviews and training.")]
 Expiring = Annotated[int, typer.Option("--expiring-days", min=0, help="Evidence expiring within this many days is flagged as expiring.")]
 
@@ -199,7 +199,11 @@ def query(
         if file is not None:
             from .query import term_from_text
 
-            result = store.query(file.read_text(encoding="utf-8"), {k: term_from_text(v) for k, v in params.items()})
+            from .store import forbid_network
+
+            text = file.read_text(encoding="utf-8")
+            forbid_network(text)  # a user's query file must not reach out (SERVICE) unasked
+            result = store.query(text, {k: term_from_text(v) for k, v in params.items()})
         else:
             result = run_named(store, name, params)
     if result.kind == "ask":
@@ -220,6 +224,30 @@ def query(
         sys.stdout.write("\t".join(result.vars) + "\n")
         for row in rows:
             sys.stdout.write("\t".join(row.get(v, "") for v in result.vars) + "\n")
+
+
+@app.command()
+def serve(
+    register: Annotated[Path, typer.Argument(help="Register (YAML or CSV folder) or RDF file to serve.")],
+    as_of: AsOf = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    allow_service: Annotated[bool, typer.Option("--allow-service", help="Let SPARQL queries use SERVICE (network access).")] = False,
+    owl_engine: OwlEngine = "reasonable",
+) -> None:
+    """Serve findings, classification, named queries and a SPARQL 1.1 endpoint over HTTP."""
+    try:
+        import uvicorn
+
+        from .serve import Service, create_app
+    except ImportError:
+        err.print("error: the HTTP API needs the server extra: pip install 'aimsgraph[server]'")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    with _input_errors(), _progress("Loading, reasoning and validating…"):
+        service = Service.from_path(register, _date(as_of), owl_engine=owl_engine, allow_service=allow_service)
+    err.print(f"serving {register} as of {service.analysis.params.as_of} on http://{host}:{port} "
+              f"(SPARQL endpoint /sparql, API docs /docs)")
+    uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
 
 
 class ExplainFormat(str, Enum):
