@@ -28,9 +28,12 @@ def arts(*numbers) -> list[str]:
     return [f"euaia:art{n}" for n in numbers]
 
 
-# Art 16 (a)-(l) and the articles it points to, as the catalogue lists them for providers and for
-# product manufacturers (Art 25(3)); Art 4 is added for providers and deployers.
-HIGH_RISK_PROVIDER = arts(9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 43, 47, 48, 49, 72, 73)
+# Art 16 (a)-(l) and the articles it points to (Art 21 by Art 16(k)), as the catalogue lists them
+# for providers and for product manufacturers (Art 25(3)); Art 4 is added for providers and
+# deployers. Art 49 registration binds only for Annex III systems (Art 49(1)), and Art 86 only for
+# deployers of Annex III systems other than point 2.
+HIGH_RISK_PROVIDER_ANNEX_I = arts(9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 43, 47, 48, 72, 73)
+HIGH_RISK_PROVIDER = arts(9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 43, 47, 48, 49, 72, 73)
 DEPLOYER_HIGH_RISK = arts(26, 86)
 
 PRIVATE = {
@@ -111,18 +114,23 @@ PRIVATE_EXPECTED = {
     # Annex III 5(b) and 5(c): Art 27 even for a private deployer
     "credit": entry("high-risk", ["euaia:art6", "euaia:annex3-5b"], ["deployer"], arts(4, 26, 27, 86)),
     "insurance": entry("high-risk", ["euaia:art6", "euaia:annex3-5c"], ["deployer"], arts(4, 26, 27, 86)),
-    # a valid Art 6(3) derogation: not high-risk, nothing else applies
-    "doc-sorter": entry("minimal-risk", [], ["provider"], arts(4)),
-    # the derogation is void when the system profiles natural persons
+    # a valid Art 6(3) derogation: not high-risk, but the assessment is documented (Art 6(4)) and
+    # the system registered (Art 49(2))
+    "doc-sorter": entry("minimal-risk", [], ["provider"], arts(4, 6, 49)),
+    # the derogation is void when the system profiles natural persons; having claimed it, the
+    # provider still owes the Art 6(4) documentation
     "ranker": entry("high-risk", ["euaia:art6", "euaia:art6-3", "euaia:annex3-4a"], ["provider"],
-                    _sorted(arts(4) + HIGH_RISK_PROVIDER)),
-    "infusion": entry("high-risk", ["euaia:art6", "euaia:art6-1"], ["provider"], _sorted(arts(4) + HIGH_RISK_PROVIDER)),
+                    _sorted(arts(4, 6) + HIGH_RISK_PROVIDER)),
+    # Annex I only: no Art 49 registration
+    "infusion": entry("high-risk", ["euaia:art6", "euaia:art6-1"], ["provider"],
+                      _sorted(arts(4) + HIGH_RISK_PROVIDER_ANNEX_I)),
     # Art 25(3): the product manufacturer carries the provider's high-risk obligations
-    "lift": entry("high-risk", ["euaia:art6", "euaia:art6-1"], ["product-manufacturer"], HIGH_RISK_PROVIDER),
+    "lift": entry("high-risk", ["euaia:art6", "euaia:art6-1"], ["product-manufacturer"], HIGH_RISK_PROVIDER_ANNEX_I),
     "imported": entry("high-risk", ["euaia:art6", "euaia:annex3-5b"], ["distributor", "importer"], arts(23, 24)),
     "represented": entry("high-risk", ["euaia:art6", "euaia:annex3-4a"], ["authorised-representative"], arts(22)),
-    # Art 50(1), 50(2) bind the provider, 50(4) the deployer of synthetic content
-    "chatbot": entry("limited-risk", arts(50, "50-1", "50-2"), ["deployer", "provider"], arts(4, "50-1", "50-2", "50-4")),
+    # Art 50(1), 50(2) bind the provider; 50(4) binds a deployer only for deep fakes or text published
+    # on matters of public interest, which a support chatbot does not produce
+    "chatbot": entry("limited-risk", arts(50, "50-1", "50-2"), ["deployer", "provider"], arts(4, "50-1", "50-2")),
     "mood-meter": entry("limited-risk", arts(50, "50-3"), ["deployer"], arts(4, "50-3")),
     "spam-filter": entry("minimal-risk", [], ["deployer"], arts(4)),
     "base-model": entry("minimal-risk", [], ["provider"], arts(4, 53), gpai=True),
@@ -144,13 +152,14 @@ def test_public_body_deployer_owes_fria_for_annex_iii(public):
     assert public["benefits"] == entry("high-risk", ["euaia:art6", "euaia:annex3-5a"], ["deployer"], arts(4, 26, 27, 86))
 
 
-def test_no_fria_for_annex_iii_point_2(public):
-    assert public["grid"] == entry("high-risk", ["euaia:art6", "euaia:annex3-2"], ["deployer"], arts(4, 26, 86))
+def test_no_fria_or_explanation_for_annex_iii_point_2(public):
+    """Art 27(1) and Art 86(1) both exclude Annex III point 2."""
+    assert public["grid"] == entry("high-risk", ["euaia:art6", "euaia:annex3-2"], ["deployer"], arts(4, 26))
 
 
-def test_no_fria_for_annex_i_only_systems(public):
-    """Art 27(1) concerns the high-risk systems of Art 6(2), i.e. Annex III."""
-    assert public["x-ray"] == entry("high-risk", ["euaia:art6", "euaia:art6-1"], ["deployer"], arts(4, 26, 86))
+def test_no_fria_or_explanation_for_annex_i_only_systems(public):
+    """Art 27(1) concerns the high-risk systems of Art 6(2), i.e. Annex III; so does Art 86(1)."""
+    assert public["x-ray"] == entry("high-risk", ["euaia:art6", "euaia:art6-1"], ["deployer"], arts(4, 26))
 
 
 def test_fria_binds_deployers_only(public):

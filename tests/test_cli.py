@@ -19,6 +19,8 @@ FINSECURE_FINDINGS = [
     ("corrective-action-overdue", "warning", "NC-2025-02", ["iso42001:10.2"]),
     ("evidence-expired", "warning", "EV-16", ["iso42001:7.5.3"]),
     ("impact-assessment-incomplete", "warning", "IA-SC-2025", ["iso42001:A.5.5"]),
+    # Art 21 (cooperation with authorities, Art 16(k)) maps to A.8.5, which FinSecure has only planned
+    ("obligation-uncovered", "warning", "credit-scorer", ["euaia:art21"]),
     ("obligation-uncovered", "warning", "credit-scorer", ["euaia:art47"]),
     ("obligation-uncovered", "warning", "credit-scorer", ["euaia:art48"]),
     ("obligation-uncovered", "warning", "credit-scorer", ["euaia:art49"]),
@@ -83,7 +85,7 @@ def test_gaps_filters(finsecure_json):
 
 def test_gaps_text_and_markdown_group_by_clause():
     text = run("gaps", str(FINSECURE), "--as-of", "2026-01-31").stdout
-    assert text.startswith("Findings at 2026-01-31: 4 violations, 6 warnings")
+    assert text.startswith("Findings at 2026-01-31: 4 violations, 7 warnings")
     assert text.index("Clause 6 — Planning") < text.index("Clause 7 — Support") < text.index("Clause 10 — Improvement")
     assert "\nReadiness (requirements with no open violation)\n" in text
     assert "  Clause 6   Planning" in text and "  A.10       Third-party and customer relationships" in text
@@ -100,7 +102,7 @@ def test_gaps_turtle_is_a_shacl_report():
     sh = rdflib.Namespace("http://www.w3.org/ns/shacl#")
     results = set(g.subjects(rdflib.RDF.type, sh.ValidationResult))
     assert len(results) == len(FINSECURE_FINDINGS)
-    assert sorted(str(g.value(r, sh.resultSeverity)).rsplit("#", 1)[1] for r in results) == ["Violation"] * 4 + ["Warning"] * 6
+    assert sorted(str(g.value(r, sh.resultSeverity)).rsplit("#", 1)[1] for r in results) == ["Violation"] * 4 + ["Warning"] * 7
 
 
 def test_classify_credit_scorer():
@@ -110,7 +112,7 @@ def test_classify_credit_scorer():
     assert scorer["category"] == "high-risk"
     assert scorer["basis"] == ["euaia:art6", "euaia:annex3-5b"]
     assert scorer["roles"] == ["deployer", "provider"]
-    provider = [9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 43, 47, 48, 49, 72, 73]
+    provider = [9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 43, 47, 48, 49, 72, 73]
     deployer = [26, 27, 86]
     assert scorer["obligations"] == [f"euaia:art{n}" for n in sorted([4] + provider + deployer)]
     assert systems["fraud-detector"]["category"] == "minimal-risk"
@@ -124,5 +126,5 @@ def test_demo_prints_systems_findings_and_a_traced_chain():
     out = result.stdout
     assert "aimsgraph demo — FinSecure Bank AG" in out
     assert "credit-scorer            high-risk (euaia:art6, euaia:annex3-5b)" in out
-    assert "Findings at 2026-01-31: 4 violations, 6 warnings" in out
+    assert "Findings at 2026-01-31: 4 violations, 7 warnings" in out
     assert "evidence EV-16" in out and "← EXPIRED" in out

@@ -115,6 +115,7 @@ def test_filter_by_severity_keeps_that_severity_and_worse(finsecure):
 
 def test_filter_by_rule(finsecure):
     assert rows(filter_findings(finsecure.validation.findings, rule="obligation-uncovered")) == [
+        ("obligation-uncovered", "credit-scorer", ["euaia:art21"]),  # A.8.5 only planned
         ("obligation-uncovered", "credit-scorer", ["euaia:art47"]),
         ("obligation-uncovered", "credit-scorer", ["euaia:art48"]),
         ("obligation-uncovered", "credit-scorer", ["euaia:art49"]),
@@ -129,7 +130,7 @@ def test_filter_by_system_follows_risks_and_assessments(finsecure):
 
     assert about("support-chatbot") == [("risk-untreated", "R-SC-01"), ("impact-assessment-incomplete", "IA-SC-2025")]
     assert about("fraud-detector") == [("impact-assessment-missing", "fraud-detector")]
-    assert about("credit-scorer") == [("obligation-uncovered", "credit-scorer")] * 3
+    assert about("credit-scorer") == [("obligation-uncovered", "credit-scorer")] * 4  # Art 21, 47, 48, 49
     assert about("credit-scorer-features") == []
 
 
@@ -145,10 +146,10 @@ def test_filters_combine(finsecure):
 def test_text_groups_by_clause_and_ends_with_readiness(finsecure):
     summary = readiness(finsecure.store, finsecure.validation.findings)
     text = findings_text(finsecure.validation.findings, "2026-01-31", summary)
-    assert text.startswith("Findings at 2026-01-31: 4 violations, 6 warnings\n")
+    assert text.startswith("Findings at 2026-01-31: 4 violations, 7 warnings\n")
     headings = [line for line in text.splitlines() if line and not line.startswith(" ")]
     assert headings == [
-        "Findings at 2026-01-31: 4 violations, 6 warnings",
+        "Findings at 2026-01-31: 4 violations, 7 warnings",
         "Clause 6 — Planning", "Clause 7 — Support", "Clause 10 — Improvement",
         "ISO/IEC 42001 Annex A", "EU AI Act (Regulation (EU) 2024/1689)",
         "Readiness (requirements with no open violation)",
@@ -164,7 +165,7 @@ def test_text_groups_by_clause_and_ends_with_readiness(finsecure):
 def test_markdown_has_a_table_per_group_and_a_readiness_table(finsecure):
     summary = readiness(finsecure.store, finsecure.validation.findings)
     md = findings_markdown(finsecure.validation.findings, "2026-01-31", summary)
-    assert md.startswith("# Findings at 2026-01-31\n\n4 violations, 6 warnings.\n")
+    assert md.startswith("# Findings at 2026-01-31\n\n4 violations, 7 warnings.\n")
     assert [line for line in md.splitlines() if line.startswith("## ")] == [
         "## Clause 6 — Planning", "## Clause 7 — Support", "## Clause 10 — Improvement",
         "## ISO/IEC 42001 Annex A", "## EU AI Act (Regulation (EU) 2024/1689)", "## Readiness"]
@@ -180,8 +181,8 @@ def test_text_without_findings_says_so():
 def test_turtle_is_the_raw_shacl_report_graded_like_the_findings(finsecure):
     g = rdflib.Graph().parse(data=report_turtle(finsecure.validation), format="turtle")
     results = set(g.subjects(RDF.type, SH.ValidationResult))
-    assert len(results) == 10
-    assert Counter(g.value(r, SH.resultSeverity) for r in results) == {SH.Violation: 4, SH.Warning: 6}
+    assert len(results) == 11
+    assert Counter(g.value(r, SH.resultSeverity) for r in results) == {SH.Violation: 4, SH.Warning: 7}
     data = "https://w3id.org/aimsgraph/data/finsecure/"
     assert {str(g.value(r, SH.focusNode)) for r in results} == {
         data + "soa/A.7.4", data + "fraud-detector", data + "R-SC-01", "https://w3id.org/aimsgraph/iso42001/A.10.4",

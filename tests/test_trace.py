@@ -92,7 +92,7 @@ FIXTURE_EDGES = sorted([
     ("scorer", "has-component", "scorer-features"),
     ("helper", "has-obligation", "euaia:art4"),
     *[("scorer", "has-obligation", f"euaia:art{n}") for n in
-      (4, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 43, 47, 48, 49, 72, 73)],
+      (4, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 43, 47, 48, 49, 72, 73)],
     ("helper", "has-risk", "R-3"),
     ("scorer", "has-risk", "R-1"),
     ("scorer-features", "has-risk", "R-2"),
@@ -146,7 +146,7 @@ def test_trace_nodes_query_states(fixture_analysis):
     # Art 26 binds no system here (scorer is provider only), so it has no state.
     assert {k for k, v in articles.items() if v == "covered"} == {"euaia:art14", "euaia:art43"}
     assert {k for k, v in articles.items() if v == "not covered"} == {
-        f"euaia:art{n}" for n in (4, 9, 10, 11, 12, 13, 15, 16, 17, 18, 19, 20, 47, 48, 49, 72, 73)}
+        f"euaia:art{n}" for n in (4, 9, 10, 11, 12, 13, 15, 16, 17, 18, 19, 20, 21, 47, 48, 49, 72, 73)}
 
 
 def test_graph_names_nodes_by_register_id_and_resolves_ids(fixture_graph):

@@ -99,6 +99,7 @@ EU_AI_ACT = Key("map", AIMS.hasEUAIActProfile, cls=AIMS.EUAIActProfile, suffix="
                                iri=str(EUAIA) + "art5-1"),
     "interacts_with_people": _b(AIMS.interactsWithPeople),
     "synthetic_content": _b(AIMS.generatesSyntheticContent),
+    "deep_fake_or_public_text": _b(AIMS.publishesDeepFakeOrPublicText),
     "emotion_or_biometric_categorisation": _b(AIMS.emotionOrBiometricCategorisation),
     "gpai": _b(AIMS.isGeneralPurposeAIModel),
 })
