@@ -13,8 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from aimsgraph.cli import app
+from analyses import analysed as shared_analysis
 from aimsgraph.load import load_packaged
-from aimsgraph.pipeline import analyse
 from aimsgraph.query import rows_as_text, run_named
 from aimsgraph.soa import HEADERS, soa_csv, soa_rows
 from aimsgraph.store import open_store
@@ -29,14 +29,8 @@ ANNEX_A = ["A.2.2", "A.2.3", "A.2.4", "A.3.2", "A.3.3", "A.4.2", "A.4.3", "A.4.4
            "A.9.2", "A.9.3", "A.9.4", "A.10.2", "A.10.3", "A.10.4"]
 COLUMNS = ("notation", "origin", "inSoA", "applicable", "justification", "status", "owner", "effective", "risks", "evidence")
 
-_ANALYSES: dict = {}
-
-
 def analysed(path: Path, as_of: date = AS_OF, *, store_engine: str = "oxigraph", **_options):
-    key = (Path(path), as_of, store_engine)
-    if key not in _ANALYSES:
-        _ANALYSES[key] = analyse(path, as_of, store_engine=store_engine)
-    return _ANALYSES[key]
+    return shared_analysis(path, as_of, store_engine=store_engine)
 
 
 @pytest.fixture(scope="module", params=["oxigraph", "rdflib"])

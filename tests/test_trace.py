@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from aimsgraph.cli import app
-from aimsgraph.pipeline import analyse
+from analyses import analysed as shared_analysis
 from aimsgraph.query import rows_as_text, run_named
 from aimsgraph.trace import (
     TraceError,
@@ -40,15 +40,8 @@ AS_OF = date(2026, 1, 31)
 DATA = "https://w3id.org/aimsgraph/data/trace-org/"
 
 
-_ANALYSES: dict = {}
-
-
 def analysed(path: Path, as_of: date = AS_OF, *, store_engine: str = "oxigraph", **_options):
-    """One analysis per (register, date, store) for the whole module: each costs seconds."""
-    key = (Path(path), as_of, store_engine)
-    if key not in _ANALYSES:
-        _ANALYSES[key] = analyse(path, as_of, store_engine=store_engine)
-    return _ANALYSES[key]
+    return shared_analysis(path, as_of, store_engine=store_engine)
 
 
 @pytest.fixture(scope="module", params=["oxigraph", "rdflib"])
