@@ -20,7 +20,7 @@ def to_json(document: dict) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
-def _title(curie: str) -> str:
+def catalogue_title(curie: str) -> str:
     iri = expand_curie(curie)
     label = catalogue_graph().value(URIRef(iri), RDFS.label) if iri else None
     return str(label) if label is not None else ""
@@ -36,12 +36,12 @@ def group_of(finding: Finding) -> str:
     return "euaia"
 
 
-def _group_title(group: str) -> str:
+def group_title(group: str) -> str:
     if group == "euaia":
         return "EU AI Act (Regulation (EU) 2024/1689)"
     if group == "iso42001:A":
         return "ISO/IEC 42001 Annex A"
-    return f"Clause {group.split(':')[1]} — {_title(group)}"
+    return f"Clause {group.split(':')[1]} — {catalogue_title(group)}"
 
 
 def grouped(findings: list[Finding]) -> "OrderedDict[str, list[Finding]]":
@@ -74,7 +74,7 @@ def _readiness_rows(summary: dict) -> list[tuple[str, str, str, str]]:
 def findings_text(findings: list[Finding], as_of: str, summary: dict | None = None) -> str:
     lines = [f"Findings at {as_of}: {_counts(findings)}"]
     for group, items in grouped(findings).items():
-        lines += ["", _group_title(group)]
+        lines += ["", group_title(group)]
         for f in items:
             lines.append(f"  {MARK[f.severity]} {f.rule:<32} {f.focus}")
             lines.append(f"      {f.message}")
@@ -91,7 +91,7 @@ def findings_text(findings: list[Finding], as_of: str, summary: dict | None = No
 def findings_markdown(findings: list[Finding], as_of: str, summary: dict | None = None) -> str:
     lines = [f"# Findings at {as_of}", "", f"{_counts(findings)}."]
     for group, items in grouped(findings).items():
-        lines += ["", f"## {_group_title(group)}", "", "| severity | rule | focus | refs | message |",
+        lines += ["", f"## {group_title(group)}", "", "| severity | rule | focus | refs | message |",
                   "|---|---|---|---|---|"]
         for f in items:
             cells = [f.severity, f"`{f.rule}`", f"`{f.focus}`", ", ".join(f.refs), f.message.replace("|", "\\|")]

@@ -17,14 +17,12 @@ from pathlib import Path
 import networkx as nx
 
 from . import __version__
-from .pipeline import Analysis, classify, gaps_document
+from .pipeline import Analysis, classify
 from .query import rows_as_text, run_named
-from .render import _group_title as group_title
-from .render import _title as catalogue_title
-from .render import grouped
+from .render import catalogue_title, group_title, grouped
 from .soa import SoARow, soa_rows, soa_table_html
 from .trace import impact, to_svg, trace_graph
-from .validate import Finding
+from .validate import Finding, readiness
 
 CLAUSE_GROUPS = [f"iso42001:{n}" for n in range(4, 11)] + ["iso42001:A", "euaia"]
 STATUS_TEXT = {"ready": "Ready", "attention": "Needs attention", "not-ready": "Not ready"}
@@ -123,8 +121,8 @@ def _e(text) -> str:
     return html.escape(str(text))
 
 
-def _summary(findings: list[Finding], readiness: list[Readiness], doc: dict, soa: list[SoARow],
-             summary: dict | None) -> str:
+def _summary(findings: list[Finding], by_clause: list[Readiness], doc: dict, soa: list[SoARow],
+             summary: dict) -> str:
     violations = sum(f.severity == "violation" for f in findings)
     warnings = sum(f.severity == "warning" for f in findings)
     annex = [r for r in soa if r.origin == "annex-a"]
@@ -147,28 +145,28 @@ def _summary(findings: list[Finding], readiness: list[Readiness], doc: dict, soa
         "attention": f"Ready with reservations: {warnings} warning{'s' * (warnings != 1)} to address.",
         "ready": "Ready: no violations or warnings at this date.",
     }[overall]
-    met = {entry["id"]: entry for entry in (summary or {}).get("clauses", [])}
-    objectives = (summary or {}).get("annex_a", [])
+    met = {entry["id"]: entry for entry in summary["clauses"]}
+    objectives = summary["annex_a"]
     if objectives:  # Annex A as a whole: all its objectives' controls together
         met["iso42001:A"] = {"requirements": sum(e["requirements"] for e in objectives),
                              "met": sum(e["met"] for e in objectives),
                              "open": [r for e in objectives for r in e["open"]]}
     rows = []
-    for r in readiness:
+    for r in by_clause:
         entry = met.get(r.group)
         # A requirement the summary counts as open is not ready, whichever clause its finding sorts under.
         status = "not-ready" if entry and entry["open"] else r.status
         share = (f'<td>{_share_bar(entry)}</td><td>{_e(", ".join(entry["open"]) or "—")}</td>' if entry
-                 else '<td colspan="2" class="muted">—</td>') if summary else ""
+                 else '<td colspan="2" class="muted">—</td>')
         rows.append(f'<tr><td>{_e(r.title)}</td><td>{r.violations}</td><td>{r.warnings}</td>{share}'
                     f'<td><span class="pill {status}">{STATUS_TEXT[status]}</span></td></tr>')
-    share_head = '<th style="width:22%">Requirements met</th><th>Open requirements</th>' if summary else ""
+    share_head = '<th style="width:22%">Requirements met</th><th>Open requirements</th>'
     annex = ""
-    if summary and summary.get("annex_a"):
+    if objectives:
         annex = ('<h3>Annex A control objectives</h3><table><thead><tr><th>Objective</th><th style="width:30%">Controls met</th>'
                  '<th>Open</th></tr></thead><tbody>'
                  + "".join(f'<tr><td>{_e(e["id"].split(":")[1])} — {_e(e["title"])}</td><td>{_share_bar(e)}</td>'
-                           f'<td>{_e(", ".join(e["open"]) or "—")}</td></tr>' for e in summary["annex_a"])
+                           f'<td>{_e(", ".join(e["open"]) or "—")}</td></tr>' for e in objectives)
                  + "</tbody></table>")
     return (
         '<section id="summary"><h2>Summary and readiness</h2>'
@@ -294,7 +292,7 @@ def report_html(analysis: Analysis, source: str = "") -> str:
         f'<header class="top"><h1>AI management system audit report</h1>'
         f'<div class="meta">{_e(org)} · ISO/IEC 42001:2023 and EU AI Act (Regulation (EU) 2024/1689) · '
         f"judged as of {as_of}</div>{scope}</header><main>"
-        + _summary(findings, readiness_by_clause(findings), doc, soa, gaps_document(analysis).get("summary"))
+        + _summary(findings, readiness_by_clause(findings), doc, soa, readiness(analysis.store, findings))
         + _classification(doc, cover)
         + _findings(findings, graph)
         + soa_section

@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import io
 import tempfile
-import threading
 from urllib.parse import parse_qs
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -141,13 +140,11 @@ def serialize_result(result: QueryResult, media_type: str) -> bytes:
 
 @dataclass
 class Service:
-    """What the API serves: one analysed register (store, parameters, findings), read-only.
-
-    pyoxigraph answers concurrent read queries safely; the lock only guards re-analysis."""
+    """What the API serves: one analysed register (store, parameters, findings), read-only;
+    pyoxigraph answers concurrent read queries safely, so requests need no lock."""
 
     analysis: Analysis
     allow_service: bool = False
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def from_path(cls, path: Path | str, as_of: date | None = None, **options: Any) -> "Service":
