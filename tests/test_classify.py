@@ -1,5 +1,5 @@
 """EU AI Act classification and obligations (conformity.md, "EU AI Act"; register.md, "classify"),
-derived by the rules in src/aimsgraph/rules/ and read by `pipeline.classify`.
+derived by the rules in rules/ and read by `pipeline.classify`.
 
 Two registers, one private and one public-body organisation, cover every category, every operator
 role, the Art 6(3) derogation and its voiding by profiling, Art 27 (public body, 5(b), 5(c), the

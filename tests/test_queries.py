@@ -1,4 +1,4 @@
-"""The named query library (src/aimsgraph/queries/NN_slug.rq) and the `query`/`queries` commands.
+"""The named query library (queries/NN_slug.rq) and the `query`/`queries` commands.
 
 - Every query file, whoever wrote it, is parsed and run on both stores: its header gives a
   question, declares every parameter it takes (each `?name` that is a parameter appears in the
@@ -22,7 +22,7 @@ import pytest
 from typer.testing import CliRunner
 
 from aimsgraph.cli import app
-from aimsgraph.load import package_files
+from aimsgraph.resources import data_files
 from aimsgraph.pipeline import analyse
 from aimsgraph.query import parse_query_file, rows_as_text, run_named, term_from_text
 
@@ -31,7 +31,7 @@ REGISTER = HERE / "register.yaml"
 CLEAN = HERE / "clean.yaml"
 AS_OF = date(2026, 1, 31)
 STORES = ("oxigraph", "rdflib")
-QUERY_FILES = package_files("queries", ".rq")
+QUERY_FILES = data_files("queries", ".rq")
 
 # A value of each declared parameter type, to show that binding works on every store.
 SAMPLE_VALUES = {"iri": "euaia:art14", "curie": "euaia:art14", "date": "2026-01-31", "integer": "30", "text": "R-1"}

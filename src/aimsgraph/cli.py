@@ -446,12 +446,9 @@ def report_command(
 
 def example_register() -> Path:
     """The FinSecure example: shipped inside the wheel, or in the source tree when run from a checkout."""
-    from importlib import resources
+    from .resources import data_path
 
-    packaged = Path(str(resources.files("aimsgraph") / "examples" / "finsecure" / "register.yaml"))
-    if packaged.exists():
-        return packaged
-    return Path(__file__).resolve().parents[2] / "examples" / "finsecure" / "register.yaml"
+    return data_path("examples") / "finsecure" / "register.yaml"
 
 
 @app.command()

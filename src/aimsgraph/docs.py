@@ -17,7 +17,8 @@ from pathlib import Path
 
 import rdflib
 
-from .load import catalogue_files, load_packaged, ontology_files, package_files
+from .load import catalogue_files, load_packaged, ontology_files
+from .resources import data_files
 from .namespaces import SH, to_curie
 from .store import Store, open_store
 
@@ -39,7 +40,7 @@ def packaged_graph() -> rdflib.Graph:
 
 def metadata_shapes() -> rdflib.Graph:
     g = rdflib.Graph()
-    for path in package_files("shapes/metadata"):
+    for path in data_files("shapes/metadata"):
         g.parse(path, format="turtle")
     return g
 

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -45,6 +44,7 @@ from .schema import (
     Key,
     Section,
 )
+from .resources import data_files
 from .store import RDF_FORMATS, Store, from_ox_term
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]*$")
@@ -54,18 +54,12 @@ CSV_LIST_SEPARATOR = ";"
 # --- packaged RDF (ontology, catalogues) --------------------------------------------------
 
 
-def package_files(folder: str, suffix: str = ".ttl") -> list[Path]:
-    """Files shipped inside the package under `folder`, sorted by name."""
-    root = resources.files("aimsgraph") / folder
-    return sorted(Path(str(p)) for p in root.iterdir() if p.name.endswith(suffix)) if root.is_dir() else []
-
-
 def ontology_files() -> list[Path]:
-    return package_files("ontology")
+    return data_files("ontology")
 
 
 def catalogue_files() -> list[Path]:
-    return package_files("ontology/catalogues")
+    return data_files("ontology/catalogues")
 
 
 @lru_cache(maxsize=1)

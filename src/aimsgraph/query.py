@@ -15,7 +15,7 @@ from rdflib.namespace import XSD
 from rdflib.term import Node
 
 from .errors import AimsGraphError, QueryError
-from .load import package_files
+from .resources import data_files
 from .namespaces import expand_curie, to_curie
 from .store import QueryResult, Store
 
@@ -45,7 +45,7 @@ def parse_query_file(path: Path) -> NamedQuery:
 
 @lru_cache(maxsize=1)
 def named_queries() -> dict[str, NamedQuery]:
-    return {q.name: q for q in (parse_query_file(p) for p in package_files("queries", ".rq"))}
+    return {q.name: q for q in (parse_query_file(p) for p in data_files("queries", ".rq"))}
 
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

@@ -27,7 +27,7 @@ from rdflib.plugins.sparql import prepareQuery
 from rdflib.plugins.sparql.parserutils import CompValue
 
 from .errors import AimsGraphError, QueryError
-from .load import package_files
+from .resources import data_files
 from .namespaces import (
     AIMS,
     PREFIXES,
@@ -152,7 +152,7 @@ def _parse_rule(text: str) -> tuple[tuple[Pattern, ...], tuple[Pattern, ...], fr
 def load_rules() -> tuple[Rule, ...]:
     """The shipped rules, ordered by stratum then file name."""
     rules = []
-    for path in package_files("rules", ".rq"):
+    for path in data_files("rules", ".rq"):
         text = path.read_text(encoding="utf-8")
         meta = dict(_HEADER.findall(text))
         missing = {"id", "purpose", "source", "stratum"} - meta.keys()

@@ -15,7 +15,7 @@ from rdflib import Literal, URIRef
 from rdflib.namespace import RDF
 from rdflib.term import Node
 
-from .load import package_files
+from .resources import data_files
 from .namespaces import AIMS, PREFIXES, SH, to_curie
 from .store import Store
 
@@ -27,7 +27,7 @@ def shapes_graph() -> rdflib.Graph:
     """A fresh parse of the shipped shapes: each validation gets its own copy, so concurrent
     validations never share a mutable shapes graph."""
     g = rdflib.Graph()
-    for path in package_files("shapes"):
+    for path in data_files("shapes"):
         g.parse(path, format="turtle")
     return g
 

@@ -1,4 +1,4 @@
-"""SHACL metadata shapes over the ontology and catalogues (src/aimsgraph/shapes/metadata/):
+"""SHACL metadata shapes over the ontology and catalogues (shapes/metadata/):
 silent on what we ship, exact focus nodes on a fixture that breaks each rule."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""One runner for every domain rule in src/aimsgraph/rules/.
+"""One runner for every domain rule in rules/.
 
 Each rule has a folder tests/rules/<rule-id>/ with
   fires.yaml    a register on which the rule fires,
