@@ -1,50 +1,113 @@
 """The stages joined up: load -> reason -> validate, and the answers built on them (gaps,
-classify). CLI commands and API routes call these plain functions and only format the result."""
+classify). CLI commands and API routes call these plain functions and only format the result.
+
+A command runs only the stages it needs: `analyse` loads and reasons; validation runs the first
+time `Analysis.validation` is read (gaps, report, demo), never for classify, query or trace.
+Each stage tells a `Progress` when it starts, what it has done and when it ends; the CLI shows
+that on a terminal."""
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 
 from rdflib import Literal, URIRef
 
+from .errors import InputError, Problem, unknown_name
 from .load import load_input
-from .namespaces import to_curie
+from .namespaces import AIMS, GRAPH_DATA, to_curie
 from .reason import Parameters, ReasoningReport, reason
 from .store import Store, open_store
-from .validate import Finding, Validation, readiness, validate
+from .validate import SEVERITY_RANK, Finding, Validation, readiness, shapes_graph, validate
+
+
+class Progress:
+    """Told about each stage of a run; this base class stays silent (tests, the API, pipes)."""
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[Callable[[str], None]]:
+        """Runs around one stage; the callable it yields takes a short note of what the stage has
+        done so far ("12,345 triples"), shown beside the stage's name and elapsed time."""
+        yield lambda note: None
+
+
+QUIET = Progress()
 
 
 @dataclass
 class Analysis:
+    """One register judged at one date: the store after loading and reasoning, and the findings,
+    computed the first time they are asked for."""
+
     store: Store
     params: Parameters
     reasoning: ReasoningReport
-    validation: Validation
+    progress: Progress = field(default=QUIET, repr=False)
+    _validation: Validation | None = field(default=None, repr=False)
+
+    @property
+    def validation(self) -> Validation:
+        if self._validation is None:
+            with self.progress.stage("validate") as note:
+                self._validation = validate(self.store)
+                note(f"{len(self._validation.findings):,} findings")
+        return self._validation
 
 
 def analyse(path: Path | str, as_of: date | None = None, *, owl_engine: str = "reasonable",
             store_engine: str = "oxigraph", window_months: int = 12, expiring_days: int = 30,
-            store: Store | None = None) -> Analysis:
-    """Load a register or RDF file, reason over it and validate it, judged at `as_of`."""
+            store: Store | None = None, progress: Progress = QUIET) -> Analysis:
+    """Load a register or RDF file and reason over it, judged at `as_of`; the findings follow
+    on demand (`Analysis.validation`)."""
     store = store or open_store(store_engine)
-    load_input(store, Path(path))
+    with progress.stage("load") as note:
+        load_input(store, Path(path))
+        note(f"{store.count(GRAPH_DATA):,} triples")
     params = Parameters(as_of or date.today(), window_months, expiring_days)
-    reasoning = reason(store, params, owl_engine)
-    return Analysis(store, params, reasoning, validate(store))
+    with progress.stage("reason") as note:
+        reasoning = reason(store, params, owl_engine, progress=note)
+        note(f"{reasoning.owl_triples + reasoning.rule_triples:,} triples inferred")
+    return Analysis(store, params, reasoning, progress)
+
+
+@lru_cache(maxsize=1)
+def rule_ids() -> frozenset[str]:
+    """The conformity rule ids the shipped shapes report."""
+    return frozenset(str(o) for o in shapes_graph().objects(None, AIMS.ruleId))
+
+
+def system_ids(store: Store) -> list[str]:
+    rows = store.query("SELECT ?id WHERE { ?system a aims:AISystem ; aims:registerId ?id }").rows
+    return sorted(str(r["id"]) for r in rows)
+
+
+def check_filters(store: Store, severity: str | None = None, rule: str | None = None,
+                  system: str | None = None) -> None:
+    """Refuse a filter that can match nothing because it names no severity, rule or AI system
+    (InputError, naming the closest known value), so a typo is not read as "no findings"."""
+    problems = []
+    if severity is not None and severity not in SEVERITY_RANK:
+        problems.append(unknown_name("severity", severity, SEVERITY_RANK))
+    if rule is not None and rule not in rule_ids():
+        problems.append(unknown_name("rule", rule, rule_ids()))
+    if system is not None and system not in (known := system_ids(store)):
+        problems.append(unknown_name("AI system", system, known))
+    if problems:
+        raise InputError([Problem("", "", "", message) for message in problems])
 
 
 def filter_findings(findings: Iterable[Finding], severity: str | None = None, rule: str | None = None,
                     system: str | None = None, store: Store | None = None) -> list[Finding]:
     """Keep findings of one severity (and worse), one rule, or about one AI system (the system
     itself or its risks, assessments, incidents)."""
-    rank = {"violation": 0, "warning": 1, "info": 2}
     out = list(findings)
     if severity:
-        out = [f for f in out if rank[f.severity] <= rank[severity]]
+        out = [f for f in out if SEVERITY_RANK[f.severity] <= SEVERITY_RANK[severity]]
     if rule:
         out = [f for f in out if f.rule == rule]
     if system and store is not None:

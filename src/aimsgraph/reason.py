@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import time
 from calendar import monthrange
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
@@ -304,8 +304,10 @@ def apply_rules(store: Store, report: ReasoningReport, rules: tuple[Rule, ...] |
             pending = [r for r in layer if r.reads is None or r.reads & touched] if added else []
 
 
-def reason(store: Store, params: Parameters, owl_engine: str = "reasonable") -> ReasoningReport:
-    """Fill the inferred graph from scratch for the data in `store`, judged at `params`."""
+def reason(store: Store, params: Parameters, owl_engine: str = "reasonable",
+           progress: Callable[[str], None] | None = None) -> ReasoningReport:
+    """Fill the inferred graph from scratch for the data in `store`, judged at `params`;
+    `progress` hears what has been derived so far."""
     if owl_engine not in OWL_ENGINES:
         raise AimsGraphError(f"unknown OWL engine '{owl_engine}' (choose one of: {', '.join(OWL_ENGINES)})")
     report = ReasoningReport(owl_engine)
@@ -316,6 +318,8 @@ def reason(store: Store, params: Parameters, owl_engine: str = "reasonable") -> 
     inferred = owl_closure(base, owl_engine)
     report.owl_triples = store.add(GRAPH_INFERRED, inferred)
     report.seconds_owl = time.perf_counter() - started
+    if progress:
+        progress(f"OWL 2 RL: {report.owl_triples:,} triples; rules…")
     started = time.perf_counter()
     apply_rules(store, report)
     report.seconds_rules = time.perf_counter() - started

@@ -237,7 +237,8 @@ class OxigraphStore(Store):
         ]
 
     def count(self, graph: str) -> int:
-        return sum(1 for _ in self._store.quads_for_pattern(None, None, None, ox.NamedNode(graph)))
+        result = self._store.query(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}")
+        return int(next(iter(result))["n"].value)
 
     def has(self, triple: Triple) -> bool:
         s, p, o = (_to_ox(t) for t in triple)
