@@ -93,6 +93,8 @@ class QueryResult:
 class Store(ABC):
     """What the pipeline needs from a triple store, and nothing more."""
 
+    reasons_in_place = True  # its SPARQL engine runs the compiled OWL 2 RL updates fast enough
+
     @abstractmethod
     def load(self, data: str | bytes, fmt: str, graph: str) -> None:
         """Parse `data` (format name as in FORMAT_NAMES) into the named graph `graph`."""
@@ -123,6 +125,23 @@ class Store(ABC):
 
     def count(self, graph: str) -> int:
         return len(self.triples(graph))
+
+    def insert_where(self, graph: str, template: str, where: str, named: Iterable[str] = ()) -> None:
+        """`INSERT { GRAPH <graph> { template } } WHERE { where }`, the WHERE seeing the union of
+        all named graphs as its default graph (as queries do), and the graphs `named` through
+        GRAPH clauses. Runs inside the store, so nothing crosses the interface: the reasoner's
+        rules and OWL 2 RL updates use it."""
+        self.update(f"INSERT {{ GRAPH <{graph}> {{\n{template}\n}} }} {self._union_dataset(named)} "
+                    f"WHERE {{\n{where}\n}}")
+
+    def _union_dataset(self, named: Iterable[str] = ()) -> str:
+        """What makes an update's WHERE read every named graph as its default graph: USING
+        clauses (and USING NAMED for graphs read through GRAPH, which USING alone hides)."""
+        return " ".join([f"USING <{g}>" for g in self.graphs()] + [f"USING NAMED <{g}>" for g in named])
+
+    def add_graph(self, source: str, target: str) -> None:
+        """Add every triple of graph `source` to graph `target` (SPARQL 1.1 ADD)."""
+        self.update(f"ADD SILENT <{source}> TO <{target}>")
 
     def has(self, triple: Triple) -> bool:
         """Whether any graph holds `triple`."""
@@ -256,6 +275,8 @@ class OxigraphStore(Store):
 class RdflibStore(Store):
     """Reference engine: an rdflib Dataset whose default graph is the union of named graphs."""
 
+    reasons_in_place = False
+
     def __init__(self) -> None:
         self._ds = rdflib.Dataset(default_union=True)
         for prefix, ns in PREFIXES.items():
@@ -298,6 +319,9 @@ class RdflibStore(Store):
 
     def triples(self, graph: str) -> list[Triple]:
         return list(self._graph(graph))
+
+    def _union_dataset(self, named: Iterable[str] = ()) -> str:
+        return ""  # the Dataset's default graph is the union; rdflib would fetch a USING graph's IRI
 
     def clear(self, graph: str) -> None:
         self._ds.remove_graph(URIRef(graph))
