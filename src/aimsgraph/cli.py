@@ -29,7 +29,7 @@ from .errors import AimsGraphError, InputError
 from .load import load_packaged, read_input
 from .pipeline import Analysis, Progress, analyse, check_filters, classify, filter_findings, gaps_document
 from .query import named_queries, named_query, rows_as_text, run_named
-from .reason import OWL_ENGINES
+from .owl import OWL_ENGINES
 from .render import classification_text, findings_markdown, findings_text, to_json
 from .store import open_store
 from .validate import readiness, report_turtle
@@ -64,7 +64,7 @@ class RunOptions:
 
     as_of: date
     store: str = "oxigraph"
-    owl_engine: str = "reasonable"
+    owl_engine: str = "auto"
     window_months: int = 12
     expiring_days: int = 30
 
@@ -87,8 +87,10 @@ _RUN_PARAMETERS = [
             "oxigraph (embedded, default), rdflib (reference), or the URL of a SPARQL 1.1 server whose "
             "default graph is the union of its graphs (e.g. http://127.0.0.1:7878 for `oxigraph serve "
             "--union-default-graph`); aimsgraph replaces its own named graphs there."))]),
-    inspect.Parameter("owl_engine", inspect.Parameter.KEYWORD_ONLY, default="reasonable", annotation=Annotated[
-        str, typer.Option("--owl-engine", metavar="ENGINE", help=f"OWL 2 RL engine: {', '.join(OWL_ENGINES)}.")]),
+    inspect.Parameter("owl_engine", inspect.Parameter.KEYWORD_ONLY, default="auto", annotation=Annotated[
+        str, typer.Option("--owl-engine", metavar="ENGINE", help=(
+            f"OWL 2 RL engine: {', '.join(OWL_ENGINES)}; auto runs the compiled rules in the store (sparql), "
+            "except on the rdflib store (reasonable); owlrl is the reference."))]),
     inspect.Parameter("window_months", inspect.Parameter.KEYWORD_ONLY, default=12, annotation=Annotated[
         int, typer.Option("--window-months", min=1, help="Look-back window for audits, reviews and training.")]),
     inspect.Parameter("expiring_days", inspect.Parameter.KEYWORD_ONLY, default=30, annotation=Annotated[

@@ -59,7 +59,7 @@ class Analysis:
         return self._validation
 
 
-def analyse(path: Path | str, as_of: date | None = None, *, owl_engine: str = "reasonable",
+def analyse(path: Path | str, as_of: date | None = None, *, owl_engine: str = "auto",
             store_engine: str = "oxigraph", window_months: int = 12, expiring_days: int = 30,
             store: Store | None = None, progress: Progress = QUIET) -> Analysis:
     """Load a register or RDF file and reason over it, judged at `as_of`; the findings follow

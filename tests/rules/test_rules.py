@@ -3,7 +3,7 @@
 Each rule has a folder tests/rules/<rule-id>/ with
   fires.yaml    a register on which the rule fires,
   expected.ttl  the EXACT triples that rule derives on it (first derivations: a triple an earlier
-                rule already derived is that rule's, as in ReasoningReport.derived_by),
+                rule already derived is that rule's: ReasoningReport.derived_by with reason(record=True)),
   holds.yaml    a register on which it derives nothing.
 Registers are reasoned (OWL 2 RL closure, then all rules to a fixpoint) at AS_OF with the default
 windows, on the embedded store (pyoxigraph) and the reference store (rdflib): the rules are plain
@@ -44,7 +44,7 @@ def derived_by_rule(register: Path, store_engine: str) -> dict[str, frozenset]:
     """rule id -> the triples it derived (first) on `register`."""
     store = open_store(store_engine)
     load_input(store, register)
-    report = reason(store, Parameters(AS_OF))
+    report = reason(store, Parameters(AS_OF), record=True)
     out: dict[str, set] = {}
     for triple, rule_id in report.derived_by.items():
         out.setdefault(rule_id, set()).add(_norm(triple))
