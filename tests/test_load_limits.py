@@ -439,3 +439,18 @@ def test_the_rdflib_reference_store_loads_the_same_data(tmp_path):
         data = load_input(store, MINIMAL)
     assert set(ox_store.triples(GRAPH_DATA)) == set(rdflib_store.triples(GRAPH_DATA)) == set(read_input(MINIMAL))
     assert len(data) == 569  # lines written; the fixture states one attendee twice, so the store holds 568
+
+
+def test_the_limits_table_in_the_docs_is_the_limits_dataclass():
+    import dataclasses
+    import re
+
+    text = (ROOT / "docs" / "register.md").read_text(encoding="utf-8").split("## Limits", 1)[1].split("\n## ", 1)[0]
+    rows = dict((name, (cli, api)) for name, cli, api in
+                re.findall(r"^\| `(\w+)` \| ([^|]+?) \| ([^|]+?) \|", text, flags=re.M))
+
+    def shown(value: int) -> str:
+        return f"{value // (1024 * 1024)} MiB" if value >= 1024 * 1024 and value % (1024 * 1024) == 0 else f"{value:,}"
+
+    assert rows == {f.name: (shown(getattr(DEFAULT_LIMITS, f.name)), shown(getattr(API_LIMITS, f.name)))
+                    for f in dataclasses.fields(Limits)}

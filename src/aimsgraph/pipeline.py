@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rdflib import Literal, URIRef
 
+from .limits import DEFAULT_LIMITS, Limits
 from .load import load_input
 from .namespaces import to_curie
 from .reason import Parameters, ReasoningReport, reason
@@ -28,10 +29,11 @@ class Analysis:
 
 def analyse(path: Path | str, as_of: date | None = None, *, owl_engine: str = "reasonable",
             store_engine: str = "oxigraph", window_months: int = 12, expiring_days: int = 30,
-            store: Store | None = None) -> Analysis:
-    """Load a register or RDF file, reason over it and validate it, judged at `as_of`."""
+            store: Store | None = None, limits: Limits = DEFAULT_LIMITS) -> Analysis:
+    """Load a register or RDF file (bounded by `limits`; the HTTP API passes
+    `limits.API_LIMITS`), reason over it and validate it, judged at `as_of`."""
     store = store or open_store(store_engine)
-    load_input(store, Path(path))
+    load_input(store, Path(path), limits)
     params = Parameters(as_of or date.today(), window_months, expiring_days)
     reasoning = reason(store, params, owl_engine)
     return Analysis(store, params, reasoning, validate(store))
