@@ -702,6 +702,7 @@ def register_data(entries: list[Entry]) -> Data:
     a = iri(_RDF_TYPE)
     register_id = iri(str(AIMS.registerId))
     in_org = iri(str(AIMS.inOrganization))
+    props: dict[int, str] = {}  # id(Key) -> its predicate, written once
     lines: list[str] = []
     add = lines.append
     org_node = node(org_id)
@@ -719,9 +720,12 @@ def register_data(entries: list[Entry]) -> Data:
                 add(f"{sub} {a} {iri(str(spec.cls))} .\n")
                 emit(sub, spec.keys, v)
                 continue
-            if spec.prop is None:
-                continue
-            head = f"{subject} {iri(str(spec.prop))} "
+            prop = props.get(id(spec))
+            if prop is None:
+                if spec.prop is None:
+                    continue
+                prop = props[id(spec)] = iri(str(spec.prop))
+            head = f"{subject} {prop} "
             for item in (v if isinstance(v, list) else (v,)):
                 if kind == "ref" or kind == "ref-list":
                     obj = control_iri(item) if spec.target == CONTROL else node(item)

@@ -178,7 +178,7 @@ def _build(loader, limits: Limits) -> Any:
             tag = event.tag
             if tag is None or tag == "!":
                 value = event.value
-                if event.implicit[0]:
+                if event.implicit[0] and value[:1] in _RESOLVERS:  # most text cannot be anything but text
                     resolved = plain_cache.get(value, _NO_KEY)
                     if resolved is _NO_KEY:
                         resolved = _plain(value, event.start_mark)
