@@ -769,12 +769,15 @@ def register_data(entries: list[Entry]) -> Data:
             add(f"{subject} {a} {iri(str(AIMS.AIPolicy))} .\n")
         if e.section not in ("organization", "aims", "risk_criteria"):
             add(f"{subject} {in_org} {org_node} .\n")
+    text = "".join(lines)
+    count = len(lines)
+    del lines  # a 1M-triple register: ~200 MB of line objects not held beside the text
     try:
-        nt = "".join(lines).encode("utf-8")
+        nt = text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate, which only the pure-Python YAML parser lets through
         raise RegisterError(Problem(entries[0].file if entries else "", "", "",
                                     "holds text that is not Unicode (a lone surrogate escape)")) from None
-    return Data(nt, len(lines), {**PREFIXES, "data": base})
+    return Data(nt, count, {**PREFIXES, "data": base})
 
 
 def register_to_graph(entries: list[Entry]) -> Graph:
