@@ -621,6 +621,7 @@ def read_register(path: Path, limits: Limits = DEFAULT_LIMITS) -> list[Entry]:
 # --- building RDF ------------------------------------------------------------------------------
 
 _XSD = "http://www.w3.org/2001/XMLSchema#"
+_CHUNK_LINES = 50_000
 _TRUE, _FALSE = f'"true"^^<{_XSD}boolean>', f'"false"^^<{_XSD}boolean>'
 
 
@@ -704,7 +705,24 @@ def register_data(entries: list[Entry]) -> Data:
     in_org = iri(str(AIMS.inOrganization))
     props: dict[int, str] = {}  # id(Key) -> its predicate, written once
     lines: list[str] = []
-    add = lines.append
+    chunks: list[bytes] = []  # lines go out as UTF-8 every _CHUNK_LINES: no million strings held
+    count = 0
+
+    def add(line: str) -> None:
+        lines.append(line)
+        if len(lines) >= _CHUNK_LINES:
+            flush()
+
+    def flush() -> None:
+        nonlocal count
+        count += len(lines)
+        try:
+            chunks.append("".join(lines).encode("utf-8"))
+        except UnicodeEncodeError:  # a lone surrogate, which only the pure-Python YAML parser lets through
+            raise RegisterError(Problem(entries[0].file if entries else "", "", "",
+                                        "holds text that is not Unicode (a lone surrogate escape)")) from None
+        lines.clear()
+
     org_node = node(org_id)
     aims_node = f"<{base}_aims>"  # "_" cannot start a register id, so no clash
     add(f"{aims_node} {a} {iri(str(AIMS.AIManagementSystem))} .\n")
@@ -769,14 +787,9 @@ def register_data(entries: list[Entry]) -> Data:
             add(f"{subject} {a} {iri(str(AIMS.AIPolicy))} .\n")
         if e.section not in ("organization", "aims", "risk_criteria"):
             add(f"{subject} {in_org} {org_node} .\n")
-    text = "".join(lines)
-    count = len(lines)
-    del lines  # a 1M-triple register: ~200 MB of line objects not held beside the text
-    try:
-        nt = text.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate, which only the pure-Python YAML parser lets through
-        raise RegisterError(Problem(entries[0].file if entries else "", "", "",
-                                    "holds text that is not Unicode (a lone surrogate escape)")) from None
+    flush()
+    nt = b"".join(chunks)
+    chunks.clear()
     return Data(nt, count, {**PREFIXES, "data": base})
 
 
