@@ -250,7 +250,7 @@ def read_csv_folder(folder: Path, limits: Limits = DEFAULT_LIMITS
         raise RegisterError(Problem(folder.name, "", "", f"cannot read folder: {exc.strerror or type(exc).__name__}")) from None
     if total > limits.max_bytes:
         raise RegisterError(too_big(folder.name, total, limits))
-    budget, cells = limits.max_bytes, [0]
+    read, cells = 0, [0]
     for path in paths:
         stem = path.stem
         if stem not in known:
@@ -261,13 +261,18 @@ def read_csv_folder(folder: Path, limits: Limits = DEFAULT_LIMITS
         parent, sec = known[stem]
         files[stem] = path.name
         try:
-            raw = read_bytes(path, limits, RegisterError, budget)
-            budget -= len(raw)
-            rows, table_problems = _csv_rows(decode_utf8(raw, path.name, RegisterError), path.name, sec, limits, cells)
-        except RegisterError as exc:
-            if any("more than" in p.message and p.message.startswith("is ") for p in exc.problems):
-                raise RegisterError(too_big(folder.name, limits.max_bytes + 1, limits)) from None
-            rows, table_problems = [], exc.problems
+            raw = read_bytes(path, limits, RegisterError)
+            read += len(raw)
+            if read > limits.max_bytes:  # a table grew since the sizes were added up
+                raise RegisterError(too_big(folder.name, read, limits)) from None
+            text = decode_utf8(raw, path.name, RegisterError)
+        except RegisterError as exc:  # unreadable or not UTF-8: a problem of this table; the others are read
+            if exc.problems[0].file == folder.name:
+                raise
+            problems.extend(exc.problems)
+            continue
+        try:
+            rows, table_problems = _csv_rows(text, path.name, sec, limits, cells)
         except _TooManyCells:
             raise RegisterError(Problem(folder.name, "", "", f"the tables hold more than {limits.max_values:,} "
                                                              "cells")) from None
@@ -552,10 +557,6 @@ def _bare_control(text: str) -> str:
     """`iso42001:A.6.2.4` -> `A.6.2.4`: the register may name an Annex A control either way."""
     prefix = "iso42001:A."
     return text[len("iso42001:"):] if text.startswith(prefix) else text
-
-
-def _show(value: Any) -> str:
-    return show(value)
 
 
 def problems_error(problems: Iterable[Problem], limits: Limits = DEFAULT_LIMITS,
