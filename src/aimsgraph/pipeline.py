@@ -19,6 +19,7 @@ from pathlib import Path
 from rdflib import Literal, URIRef
 
 from .errors import InputError, Problem, unknown_name
+from .limits import DEFAULT_LIMITS, Limits
 from .load import load_input
 from .namespaces import AIMS, GRAPH_DATA, to_curie
 from .reason import Parameters, ReasoningReport, reason
@@ -61,12 +62,13 @@ class Analysis:
 
 def analyse(path: Path | str, as_of: date | None = None, *, owl_engine: str = "auto",
             store_engine: str = "oxigraph", window_months: int = 12, expiring_days: int = 30,
-            store: Store | None = None, progress: Progress = QUIET) -> Analysis:
-    """Load a register or RDF file and reason over it, judged at `as_of`; the findings follow
-    on demand (`Analysis.validation`)."""
+            store: Store | None = None, progress: Progress = QUIET, limits: Limits = DEFAULT_LIMITS) -> Analysis:
+    """Load a register or RDF file (bounded by `limits`; the HTTP API passes
+    `limits.API_LIMITS`) and reason over it, judged at `as_of`; the findings follow on demand
+    (`Analysis.validation`)."""
     store = store or open_store(store_engine)
     with progress.stage("load") as note:
-        load_input(store, Path(path))
+        load_input(store, Path(path), limits)
         note(f"{store.count(GRAPH_DATA):,} triples")
     params = Parameters(as_of or date.today(), window_months, expiring_days)
     with progress.stage("reason") as note:

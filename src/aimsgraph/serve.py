@@ -29,6 +29,7 @@ from rdflib.query import Result
 from rdflib.term import Variable
 
 from .errors import InputError, NetworkAccessError, QueryError
+from .limits import API_LIMITS
 from .namespaces import PREFIXES
 from .pipeline import Analysis, analyse, check_filters, classify, filter_findings, gaps_document
 from .query import named_queries, rows_as_text, run_named
@@ -165,7 +166,7 @@ def gaps_for_upload(body: bytes, content_type: str, as_of: date | None, **filter
     with tempfile.TemporaryDirectory(prefix="aimsgraph-") as folder:
         path = Path(folder) / f"register{suffix}"
         path.write_bytes(body)
-        analysis = analyse(path, as_of)
+        analysis = analyse(path, as_of, limits=API_LIMITS)
     check_filters(analysis.store, **filters)
     findings = filter_findings(analysis.validation.findings, store=analysis.store, **filters)
     return gaps_document(analysis, findings)
