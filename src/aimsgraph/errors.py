@@ -60,3 +60,8 @@ class NetworkAccessError(QueryError):
 
 class StoreError(AimsGraphError):
     """The store could not be reached or refused an operation."""
+
+
+class ShapesError(AimsGraphError):
+    """The SHACL shapes are malformed or use a feature the compiled validator does not support
+    (raised when the shapes are compiled, before any data is looked at)."""

@@ -28,13 +28,14 @@ class Analysis:
 
 def analyse(path: Path | str, as_of: date | None = None, *, owl_engine: str = "reasonable",
             store_engine: str = "oxigraph", window_months: int = 12, expiring_days: int = 30,
-            store: Store | None = None) -> Analysis:
-    """Load a register or RDF file, reason over it and validate it, judged at `as_of`."""
+            store: Store | None = None, validator: str = "store") -> Analysis:
+    """Load a register or RDF file, reason over it and validate it, judged at `as_of`, with the
+    validator named by `validator` (validate.VALIDATORS: the compiled shapes or pySHACL)."""
     store = store or open_store(store_engine)
     load_input(store, Path(path))
     params = Parameters(as_of or date.today(), window_months, expiring_days)
     reasoning = reason(store, params, owl_engine)
-    return Analysis(store, params, reasoning, validate(store))
+    return Analysis(store, params, reasoning, validate(store, validator))
 
 
 def filter_findings(findings: Iterable[Finding], severity: str | None = None, rule: str | None = None,
