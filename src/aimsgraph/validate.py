@@ -75,8 +75,10 @@ def shape_catalogue(shapes: rdflib.Graph) -> dict[Node, ShapeInfo]:
     return out
 
 
-def _natural(text: str) -> list:
-    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text)]
+@lru_cache(maxsize=65536)
+def _natural(text: str) -> tuple:
+    """'A.10.4' sorts after 'A.9': digit runs compare as numbers (cached: ids and refs repeat)."""
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text))
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,7 @@ class Finding:
     message: str
 
     def sort_key(self) -> tuple:
-        return (SEVERITY_RANK[self.severity], self.rule, _natural(self.focus), [_natural(r) for r in self.refs])
+        return (SEVERITY_RANK[self.severity], self.rule, _natural(self.focus), tuple(_natural(r) for r in self.refs))
 
     def as_json(self) -> dict:
         return {"rule": self.rule, "severity": self.severity, "focus": self.focus, "focus_iri": self.focus_iri,
@@ -145,24 +147,34 @@ def findings_from_results(results: Iterable[ValidationResult], shapes: rdflib.Gr
         return labels.get(node) or to_curie(str(node))
 
     info = shape_catalogue(shapes)
+    per_shape: dict[Node, tuple | None] = {}  # source shape -> (rule info, reads the value?, message template)
+
+    def about(shape: Node) -> tuple | None:
+        if shape not in per_shape:
+            meta = info.get(shape)
+            if meta is None:  # a property shape's result names the property shape; find its node shape
+                shape_of = next(shapes.subjects(SH.property, shape), None)
+                meta = info.get(shape_of)
+            else:
+                shape_of = shape
+            per_shape[shape] = None if meta is None else (
+                meta, meta.value_is_ref or shapes.value(shape_of, SH.sparql) is not None,
+                str(shapes.value(shape_of, SH.message) or meta.rule))
+        return per_shape[shape]
+
     merged: dict[tuple, dict] = {}
     for result in results:
-        shape = result.shape
-        meta = info.get(shape)
-        if meta is None:  # a property shape's result names the property shape; find its node shape
-            parent = next(shapes.subjects(SH.property, shape), None)
-            meta = info.get(parent)
-            shape = parent
-        if meta is None:
+        known = about(result.shape)
+        if known is None:
             continue
-        value = result.value if meta.value_is_ref or shapes.value(shape, SH.sparql) else None
+        meta, reads_value, template = known
+        value = result.value if reads_value else None
         focus = label(result.focus)
         value_text = label(value) if value is not None else ""
         refs = set(meta.refs)
         if meta.value_is_ref and value is not None:
             refs.add(value_text)
         severity = meta.severity  # the node shape's; pySHACL reports property shapes' own default
-        template = str(shapes.value(shape, SH.message) or meta.rule)
         message = template.replace("{focus}", focus).replace("{value}", value_text)
         key = (meta.rule, str(result.focus), value_text if meta.value_is_ref else "")
         slot = merged.setdefault(key, {"severity": severity, "refs": set(), "messages": [],
