@@ -606,8 +606,7 @@ class _Compiler:
                 continue
             prefixes = self._prefixes(node)
             query = _SelectQuery.parse(str(selects[0]), prefixes, path_text(g, path) if path is not None else None,
-                                       f"the sh:sparql constraint of {_name(g, shape)}")
-            query.check_prebinding({"this"})
+                                       f"the sh:sparql constraint of {_name(g, shape)}", {"this"})
             projected = frozenset(v for v in query.projection if v in ("this", "path", "value"))
             if not projected:
                 raise ShapesError(f"the sh:sparql constraint of {_name(g, shape)} selects none of $this, ?path, ?value")
@@ -669,12 +668,13 @@ class _Compiler:
                     if name in ("this", "shapesGraph", "currentShape", "path", "PATH", "value"):
                         raise ShapesError(f"parameter name {name} of {_name(g, comp.node)} cannot be used")
                     bound[name] = vals[0].n3()
-            query = _SelectQuery.parse(str(selects[0]), self._prefixes(validator),
-                                       path_text(g, path) if path is not None else None,
-                                       f"the validator of {_name(g, comp.node)}")
-            value_bound = query.mentions_prebound("value")
+            text = str(selects[0])
+            # pySHACL pre-binds $value to each value node when the text names it
+            value_bound = re.search(_PREBOUND.format("value"), _OPAQUE.sub(lambda m: " " * len(m.group(0)), text))
+            query = _SelectQuery.parse(text, self._prefixes(validator), path_text(g, path) if path is not None
+                                       else None, f"the validator of {_name(g, comp.node)}",
+                                       {"this", "value"} if value_bound else {"this"})
             substitutions = {"this": "?this", **bound}
-            pre = {"this"}
             value_node_var = None
             value_pattern = ""
             if is_property:
@@ -684,11 +684,9 @@ class _Compiler:
                     # same, and redundant where the query itself walks the path to $value
                     value_pattern = self._path_pattern(path, "?this", f"?{value_node_var}")
                 if value_bound:
-                    pre.add("value")
                     substitutions["value"] = "?value"
             elif value_bound:
                 substitutions["value"] = "?this"  # a node shape's only value node is the focus node
-            query.check_prebinding(pre, set(bound))
             projected = frozenset(v for v in query.projection if v in ("this", "path", "value"))
             select = ["?this"]
             if is_property:
@@ -749,9 +747,9 @@ _OPAQUE = re.compile(r'#[^\n]*|"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'(?:[^\'\\]|\\
 _VAR = re.compile(r"[?$]([A-Za-z_0-9\u00B7-\uFFFF]+)")
 _PREBOUND = r"([\s{{}}()])[\$\?]{}"  # pySHACL's test for a pre-bound variable in the query text
 _FORBIDDEN = {"Minus": "MINUS", "MinusGraphPattern": "MINUS", "values": "VALUES", "InlineData": "VALUES",
-              "InlineDataFull": "VALUES", "InlineDataOneVar": "VALUES", "ToMultiSet": "a sub-SELECT",
-              "SubSelect": "a sub-SELECT", "ServiceGraphPattern": "SERVICE", "Graph": "GRAPH",
-              "GraphGraphPattern": "GRAPH", "Group": "GROUP BY or an aggregate", "AggregateJoin": "an aggregate",
+              "InlineDataFull": "VALUES", "InlineDataOneVar": "VALUES", "ServiceGraphPattern": "SERVICE",
+              "Graph": "GRAPH", "GraphGraphPattern": "GRAPH", "ToMultiSet": "a sub-SELECT",
+              "SubSelect": "a sub-SELECT", "Group": "GROUP BY or an aggregate", "AggregateJoin": "an aggregate",
               "OrderBy": "ORDER BY", "Slice": "LIMIT or OFFSET"}
 
 
@@ -768,7 +766,10 @@ class _SelectQuery:
     algebra: object
 
     @classmethod
-    def parse(cls, select: str, prefixes: dict[str, str], path: str | None, label: str) -> _SelectQuery:
+    def parse(cls, select: str, prefixes: dict[str, str], path: str | None, label: str,
+              pre: set[str]) -> _SelectQuery:
+        """Take the query apart and check it. `pre` are the variables pySHACL pre-binds; the
+        algebra is that of the query with a stand-in for the target joined first, as compiled."""
         if "@@" in select:
             raise ShapesError(f"{label}: '@@' is reserved by the compiler")
         masked = _OPAQUE.sub(lambda m: " " * len(m.group(0)), select)
@@ -811,18 +812,19 @@ class _SelectQuery:
         prologue_lines = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in prefixes.items())
         from rdflib.plugins.sparql import prepareQuery
 
+        stand_in = " ".join(f"?this <urn:x-aimsgraph:prebound> ?{v} ." for v in sorted(pre))
         try:
             # the store's default prefixes count as declared: pySHACL sees them bound in the data graph
-            algebra = prepareQuery(prologue_lines + select, initNs=PREFIXES).algebra
+            algebra = prepareQuery(prologue_lines + select[:opening + 1] + stand_in + select[opening + 1:],
+                                   initNs=PREFIXES).algebra
         except Exception as exc:  # pyparsing and rdflib raise assorted errors
             raise ShapesError(f"{label} is not valid SPARQL with its declared prefixes: {exc}") from exc
         _forbid(algebra, label)
-        return cls(label, select, prefixes, select[:form.start()], [w[1:] for w in words],
-                   select[opening + 1:closing], algebra)
+        query = cls(label, select, prefixes, select[:form.start()], [w[1:] for w in words],
+                    select[opening + 1:closing], algebra)
+        query.check_prebinding(pre)
+        return query
 
-    def mentions_prebound(self, name: str) -> bool:
-        masked = _OPAQUE.sub(lambda m: " " * len(m.group(0)), self.text)
-        return re.search(_PREBOUND.format(name) + r"\b", masked) is not None
 
     def body(self, substitutions: dict[str, str]) -> str:
         """The WHERE group's body with pre-bound variables renamed or replaced by constants."""
@@ -877,12 +879,11 @@ class _SelectQuery:
 
         return walk(Variable("this"), steps)
 
-    def check_prebinding(self, pre: set[str], constants: set[str] = frozenset()) -> None:
+    def check_prebinding(self, pre: set[str]) -> None:
         """Refuse a query whose pre-bound variables sit where joining the target in first would
-        not bind them as pySHACL's pre-binding does (see the module docstring)."""
+        not bind them as pySHACL's pre-binding does (see the module docstring). (Parameters are
+        replaced by their values in the text, which is pre-binding, so they need no check.)"""
         pre_vars = {Variable(v) for v in pre}
-        for name in constants:  # parameters are replaced by their value, which is pre-binding
-            pre_vars.discard(Variable(name))
         node = self.algebra.p
         while node.name in ("Distinct", "Reduced", "Project"):
             node = node.p
@@ -905,9 +906,9 @@ def _walk(obj) -> Iterator:
 
 
 def _forbid(algebra, label: str) -> None:
-    for node in _walk(algebra.p if hasattr(algebra, "p") else algebra):
-        name = getattr(node, "name", None)
-        if isinstance(node, dict) and name in _FORBIDDEN:
+    found = {node.name for node in _walk(algebra.p) if isinstance(node, dict) and node.name in _FORBIDDEN}
+    for name in _FORBIDDEN:  # in the table's order, so VALUES is named rather than its wrapper
+        if name in found:
             raise ShapesError(f"{label} uses {_FORBIDDEN[name]}, which the compiled validator does not support")
 
 
