@@ -340,11 +340,12 @@ def _node_key(graph: rdflib.Graph, node: Node) -> str:
     return "[" + " ".join(sorted(f"{p.n3()}={_node_key(graph, o)}" for p, o in graph.predicate_objects(node))) + "]"
 
 
-def result_key(result: ValidationResult, shapes: rdflib.Graph) -> tuple:
-    """(focus, path, value, source shape, component, severity), comparable across engines."""
-    return (result.focus, path_text(shapes, result.path) if isinstance(result.path, BNode) or
-            result.path is None else result.path.n3(), result.value, shape_key(shapes, result.shape),
-            result.component, result.severity)
+def result_key(result: ValidationResult, shapes: rdflib.Graph) -> tuple[str, ...]:
+    """(focus, path, value, source shape, component, severity) as text (N-Triples terms, SPARQL
+    path text, "" where absent), comparable and sortable across engines and parses."""
+    return (result.focus.n3(), path_text(shapes, result.path) or "",
+            result.value.n3() if result.value is not None else "", shape_key(shapes, result.shape),
+            str(result.component), str(result.severity))
 
 
 def results_from_report(report: rdflib.Graph) -> list[ValidationResult]:
