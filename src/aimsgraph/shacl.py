@@ -115,7 +115,6 @@ class CompiledQuery:
     kind: str  # "core" | "sparql" | "component"
     property_shape: bool
     projected: frozenset[str] = frozenset()  # of this / path / value, for sparql and component
-    value_node_var: str | None = None  # component on a property shape: the pre-bound value node
 
     def text(self, classes: dict[URIRef, tuple[URIRef, ...] | None]) -> str:
         out = self.template.replace("@@TARGET@@", _target_pattern(self.target, classes))
@@ -179,7 +178,7 @@ def run(compiled: CompiledShapes, store: Store, timings: dict[str, float] | None
         results.extend(q.results(rows))
         if timings is not None:
             timings[q.name] = timings.get(q.name, 0.0) + time.perf_counter() - started
-    return sorted(set(results), key=_result_order)
+    return sorted(results, key=_result_order)  # each query is DISTINCT; across queries pySHACL keeps repeats too
 
 
 def _result_order(r: ValidationResult) -> tuple:
@@ -494,12 +493,12 @@ class _Compiler:
 
     def _query(self, shape: Node, component: URIRef, path: Node | None, template: str, target: Target,
                kind: str, is_property: bool, constraint: Node | None = None, projected: frozenset = frozenset(),
-               messages: tuple[Literal, ...] | None = None, value_node_var: str | None = None) -> None:
+               messages: tuple[Literal, ...] | None = None) -> None:
         label = f"{_name(self.g, shape)} {_curie(component)}"
         self.queries.append(CompiledQuery(
             label, shape, component, self._severity(shape), path, constraint,
             self._messages(shape) if messages is None else messages, target, template, kind, is_property,
-            projected, value_node_var))
+            projected))
 
     # -- core constraints ---------------------------------------------------------------------
 
@@ -701,7 +700,7 @@ class _Compiler:
             messages = self._messages(shape) or tuple(sorted(g.objects(validator, SH.message))) or (
                 Literal(GENERIC_COMPONENT_MESSAGE),)
             self._query(shape, URIRef(comp.node), path, template, target, "component", is_property, None,
-                        projected, messages, value_node_var)
+                        projected, messages)
 
     def _prefixes(self, node: Node) -> dict[str, str]:
         """The prefixes pySHACL gives a query of `node`: rdf, rdfs, owl, and the sh:declare of
