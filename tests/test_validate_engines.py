@@ -14,6 +14,7 @@ import pytest
 import rdflib
 from rdflib import Literal, URIRef
 from rdflib.namespace import RDF
+from rdflib.util import from_n3
 
 from aimsgraph import shacl
 from aimsgraph.errors import AimsGraphError, ShapesError
@@ -125,7 +126,9 @@ def compiled_and_reference(shapes_ttl: str, data_ttl: str) -> tuple[list[tuple],
 
 def focus_values(found: list[tuple]) -> list[tuple]:
     """(focus, value) local names of result keys, for asserting exact focus nodes."""
-    short = lambda n: None if n is None else str(n).replace(EX, "")  # noqa: E731
+    def short(n3: str) -> str | None:
+        return str(from_n3(n3)).replace(EX, "") if n3 else None
+
     return sorted((short(k[0]), short(k[2])) for k in found)
 
 
