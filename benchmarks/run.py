@@ -105,7 +105,7 @@ def measure(kind: str, engine: str, data: Path, profile: Path | None = None) -> 
         if profiler:
             profiler.enable()
         started = time.perf_counter()
-        validation = validate(store)
+        validation = validate(store, engine)  # engine: a validator of validate.VALIDATORS
         out["seconds"] = time.perf_counter() - started
         if profiler:
             profiler.disable()
