@@ -51,6 +51,8 @@ def test_validators_offered():
     assert VALIDATORS == ("store", "pyshacl")
     with pytest.raises(AimsGraphError, match="unknown validator"):
         validate(OxigraphStore(), "jena")
+    with pytest.raises(AimsGraphError, match="unknown validator 'jena' \\(choose store, pyshacl\\)"):
+        analyse(ROOT / "no-such-register.yaml", AS_OF, validator="jena")  # refused before loading
 
 
 @pytest.mark.parametrize("example", sorted(EXAMPLES))

@@ -15,7 +15,7 @@ from .load import load_input
 from .namespaces import to_curie
 from .reason import Parameters, ReasoningReport, reason
 from .store import Store, open_store
-from .validate import Finding, Validation, readiness, validate
+from .validate import Finding, Validation, check_validator, readiness, validate
 
 
 @dataclass
@@ -31,6 +31,7 @@ def analyse(path: Path | str, as_of: date | None = None, *, owl_engine: str = "r
             store: Store | None = None, validator: str = "store") -> Analysis:
     """Load a register or RDF file, reason over it and validate it, judged at `as_of`, with the
     validator named by `validator` (validate.VALIDATORS: the compiled shapes or pySHACL)."""
+    check_validator(validator)
     store = store or open_store(store_engine)
     load_input(store, Path(path))
     params = Parameters(as_of or date.today(), window_months, expiring_days)

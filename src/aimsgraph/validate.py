@@ -192,6 +192,12 @@ def findings_from_results(results: Iterable[ValidationResult], shapes: rdflib.Gr
     return sorted(findings, key=Finding.sort_key)
 
 
+def check_validator(engine: str) -> None:
+    """Refuse an unknown validator name before any work is done."""
+    if engine not in VALIDATORS:
+        raise AimsGraphError(f"unknown validator '{engine}' (choose {', '.join(VALIDATORS)})")
+
+
 def validation_results(store: Store, engine: str = "store") -> tuple[list[ValidationResult], rdflib.Graph,
                                                                       rdflib.Graph | None]:
     """(results, the shapes graph they refer to, the engine's own report graph or None)."""
@@ -205,7 +211,8 @@ def validation_results(store: Store, engine: str = "store") -> tuple[list[Valida
         _conforms, report, _text = pyshacl.validate(
             store.to_rdflib(), shacl_graph=shapes, inference="none", allow_warnings=True, allow_infos=True)
         return shacl.results_from_report(report), shapes, report
-    raise AimsGraphError(f"unknown validator '{engine}' (choose {', '.join(VALIDATORS)})")
+    check_validator(engine)
+    raise AssertionError(engine)  # a name in VALIDATORS without an engine above
 
 
 def validate(store: Store, engine: str = "store") -> Validation:
