@@ -4,7 +4,10 @@ Every case of manifest.yaml patches a copy of base.yaml, runs the whole pipeline
 (`aimsgraph.pipeline.analyse`) at the case's as-of date and compares the EXACT list of findings
 (rule, focus, refs, severity) with the case's `expect`. A case marked `xfail: "reason"` records
 where the product disagrees with /work/shared/spec/conformity.md; it is run with
-`pytest.mark.xfail(strict=True)`, so it fails loudly once the product is fixed.
+`pytest.mark.xfail(strict=True)`, so it fails loudly once the product is fixed. The pipeline
+validates with its default, the shapes compiled to SPARQL; `test_case_pyshacl_agrees` runs
+pySHACL (the reference) on each case's reasoned store and asserts the same findings and SHACL
+results.
 
 Patch language (each operation is a one-key mapping naming the operation, plus `value`):
 
