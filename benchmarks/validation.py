@@ -41,6 +41,8 @@ def _reasoning_version() -> str:
 def reasoned_store(triples: int, seed: int = DEFAULT_SEED):
     """An OxigraphStore holding the generated register of about `triples` triples, reasoned at
     the benchmark's as-of date (the closure cached as N-Quads beside the generated data)."""
+    import pyoxigraph
+
     from aimsgraph.load import load_packaged
     from aimsgraph.namespaces import GRAPH_DATA
     from aimsgraph.reason import Parameters, reason
@@ -49,14 +51,14 @@ def reasoned_store(triples: int, seed: int = DEFAULT_SEED):
     data = write_data(plan_for_triples(triples, seed))
     cached = DATA_DIR / f"{data.stem}-reasoned-{_reasoning_version()}.nq"
     store = OxigraphStore()
+    # the cache is N-Quads (every named graph in one file), which Store.load (one target graph)
+    # cannot take, so it goes through the embedded pyoxigraph store directly
     if cached.exists():
-        store._store.load(cached.read_bytes(), format=__import__("pyoxigraph").RdfFormat.N_QUADS)
+        store._store.load(cached.read_bytes(), format=pyoxigraph.RdfFormat.N_QUADS)
         return store
     load_packaged(store)
     store.load(data.read_bytes(), "nt", GRAPH_DATA)
     reason(store, Parameters(AS_OF), "reasonable")
-    import pyoxigraph
-
     partial = cached.with_suffix(".part")
     with partial.open("wb") as out:
         store._store.dump(out, format=pyoxigraph.RdfFormat.N_QUADS)
