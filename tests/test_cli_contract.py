@@ -138,7 +138,7 @@ def test_flags_show_as_flags_in_help():
                                      "report", "explain", "serve"])
 def test_every_analysing_command_takes_the_shared_run_options(command):
     text = invoke(command, "--help").stdout
-    for option in ("--as-of", "--store", "--owl-engine", "--window-months", "--expiring-days"):
+    for option in ("--as-of", "--store", "--owl-engine", "--validator", "--window-months", "--expiring-days"):
         assert text.count(option) == 1, (command, option)
 
 

@@ -32,7 +32,7 @@ from .query import named_queries, named_query, rows_as_text, run_named
 from .owl import OWL_ENGINES
 from .render import classification_text, findings_markdown, findings_text, to_json
 from .store import open_store
-from .validate import readiness, report_turtle
+from .validate import VALIDATORS, readiness, report_turtle
 
 # Plain (click) help: rich panels in this typer release print flags as if they took a <bool>.
 app = typer.Typer(help="Knowledge graph and rule inference for ISO/IEC 42001 and the EU AI Act.",
@@ -65,6 +65,7 @@ class RunOptions:
     as_of: date
     store: str = "oxigraph"
     owl_engine: str = "auto"
+    validator: str = "store"
     window_months: int = 12
     expiring_days: int = 30
 
@@ -91,6 +92,10 @@ _RUN_PARAMETERS = [
         str, typer.Option("--owl-engine", metavar="ENGINE", help=(
             f"OWL 2 RL engine: {', '.join(OWL_ENGINES)}; auto runs the compiled rules in the store (sparql), "
             "except on the rdflib store (reasonable); owlrl is the reference."))]),
+    inspect.Parameter("validator", inspect.Parameter.KEYWORD_ONLY, default="store", annotation=Annotated[
+        str, typer.Option("--validator", metavar="ENGINE", help=(
+            f"SHACL validator: {', '.join(VALIDATORS)}; store runs the shapes compiled to SPARQL in the store, "
+            "pyshacl is the reference."))]),
     inspect.Parameter("window_months", inspect.Parameter.KEYWORD_ONLY, default=12, annotation=Annotated[
         int, typer.Option("--window-months", min=1, help="Look-back window for audits, reviews and training.")]),
     inspect.Parameter("expiring_days", inspect.Parameter.KEYWORD_ONLY, default=30, annotation=Annotated[
@@ -164,8 +169,8 @@ def input_errors() -> Iterator[None]:
 def run_analysis(register: Path, run: RunOptions) -> Analysis:
     with input_errors():
         return analyse(register, run.as_of, owl_engine=run.owl_engine, store_engine=run.store,
-                       window_months=run.window_months, expiring_days=run.expiring_days,
-                       progress=TerminalProgress(err))
+                       validator=run.validator, window_months=run.window_months,
+                       expiring_days=run.expiring_days, progress=TerminalProgress(err))
 
 
 def fail_on_exit(analysis: Analysis, fail_on: FailOn) -> None:

@@ -64,6 +64,11 @@ class StoreError(AimsGraphError):
     """The store could not be reached or refused an operation."""
 
 
+class ShapesError(AimsGraphError):
+    """The SHACL shapes are malformed or use a feature the compiled validator does not support
+    (raised when the shapes are compiled, before any data is looked at)."""
+
+
 def unknown_name(what: str, given: str, known: Iterable[str]) -> str:
     """The message for a name that is not one of `known`: "no rule 'risk-untreatd'; did you mean
     'risk-untreated'? (known: ...)", with the closest match when there is one."""

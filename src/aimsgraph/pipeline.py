@@ -24,7 +24,7 @@ from .load import load_input
 from .namespaces import AIMS, GRAPH_DATA, to_curie
 from .reason import Parameters, ReasoningReport, reason
 from .store import Store, open_store
-from .validate import SEVERITY_RANK, Finding, Validation, readiness, shapes_graph, validate
+from .validate import SEVERITY_RANK, Finding, Validation, check_validator, readiness, shapes_graph, validate
 
 
 class Progress:
@@ -49,23 +49,27 @@ class Analysis:
     params: Parameters
     reasoning: ReasoningReport
     progress: Progress = field(default=QUIET, repr=False)
+    validator: str = "store"
     _validation: Validation | None = field(default=None, repr=False)
 
     @property
     def validation(self) -> Validation:
         if self._validation is None:
             with self.progress.stage("validate") as note:
-                self._validation = validate(self.store)
+                self._validation = validate(self.store, self.validator)
                 note(f"{len(self._validation.findings):,} findings")
         return self._validation
 
 
 def analyse(path: Path | str, as_of: date | None = None, *, owl_engine: str = "auto",
             store_engine: str = "oxigraph", window_months: int = 12, expiring_days: int = 30,
-            store: Store | None = None, progress: Progress = QUIET, limits: Limits = DEFAULT_LIMITS) -> Analysis:
+            store: Store | None = None, progress: Progress = QUIET, limits: Limits = DEFAULT_LIMITS,
+            validator: str = "store") -> Analysis:
     """Load a register or RDF file (bounded by `limits`; the HTTP API passes
     `limits.API_LIMITS`) and reason over it, judged at `as_of`; the findings follow on demand
-    (`Analysis.validation`)."""
+    (`Analysis.validation`) from the validator named by `validator` (validate.VALIDATORS: the
+    compiled shapes or pySHACL)."""
+    check_validator(validator)
     store = store or open_store(store_engine)
     with progress.stage("load") as note:
         load_input(store, Path(path), limits)
@@ -74,7 +78,7 @@ def analyse(path: Path | str, as_of: date | None = None, *, owl_engine: str = "a
     with progress.stage("reason") as note:
         reasoning = reason(store, params, owl_engine, progress=note)
         note(f"{reasoning.owl_triples + reasoning.rule_triples:,} triples inferred")
-    return Analysis(store, params, reasoning, progress)
+    return Analysis(store, params, reasoning, progress, validator)
 
 
 @lru_cache(maxsize=1)
