@@ -77,3 +77,7 @@ def unknown_name(what: str, given: str, known: Iterable[str]) -> str:
     hint = f"; did you mean '{close[0]}'?" if close else ""
     listed = ", ".join(names) if len(names) <= 40 else ", ".join(names[:40]) + ", …"
     return f"no {what} '{given}'{hint} (known: {listed or 'none'})"
+
+
+class ResultTooLarge(QueryError):
+    """A query's answer is past the caller's row or size cap."""

@@ -9,6 +9,7 @@ all named graphs as their default graph, so the product's questions need no GRAP
 
 from __future__ import annotations
 
+import io
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
@@ -20,7 +21,7 @@ import rdflib
 from rdflib import BNode, Literal, URIRef
 from rdflib.term import Node
 
-from .errors import NetworkAccessError, QueryError, StoreError
+from .errors import QueryError, ResultTooLarge, StoreError
 from .namespaces import PREFIXES
 
 Triple = tuple[Node, Node, Node]
@@ -54,23 +55,63 @@ FORMAT_NAMES: dict[str, ox.RdfFormat] = {
 }
 
 
-# What may hide the keywords SERVICE and LOAD without being them: comments, strings, IRIs, and
-# names such as ?service or ex:load. Removed before the keywords are looked for.
+# Comments, strings, IRIs and names: skipped when `inline_bindings` looks for the WHERE keyword.
 _NOT_KEYWORDS = re.compile(
     r'#[^\n]*|"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'(?:[^\'\\]|\\.|\'(?!\'\'))*\'\'\''
     r'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|<[^<>"{}|^`\\\s]*>|[?$:][\w.-]*|[\w-]+:[\w.-]*')
-_NETWORK_KEYWORDS = re.compile(r"\b(SERVICE|LOAD)\b", re.IGNORECASE)
+
+# Media types of answers: SPARQL results for SELECT and ASK, RDF for CONSTRUCT and DESCRIBE.
+RESULT_MEDIA: dict[str, ox.QueryResultsFormat] = {
+    "application/sparql-results+json": ox.QueryResultsFormat.JSON,
+    "application/sparql-results+xml": ox.QueryResultsFormat.XML,
+    "text/csv": ox.QueryResultsFormat.CSV,
+    "text/tab-separated-values": ox.QueryResultsFormat.TSV,
+}
+GRAPH_MEDIA: dict[str, ox.RdfFormat] = {
+    "text/turtle": ox.RdfFormat.TURTLE,
+    "application/n-triples": ox.RdfFormat.N_TRIPLES,
+    "application/ld+json": ox.RdfFormat.JSON_LD,
+    "application/rdf+xml": ox.RdfFormat.RDF_XML,
+}
 
 
-def forbid_network(sparql: str) -> None:
-    """Refuse SPARQL that would fetch from the network (SERVICE in a query, LOAD in an update):
-    aimsgraph reaches out only to URLs the user names as a store or allows explicitly."""
-    bare = _NOT_KEYWORDS.sub(" ", sparql)
-    hit = _NETWORK_KEYWORDS.search(bare)
-    if hit:
-        raise NetworkAccessError(
-            f"{hit.group(1).upper()} would fetch from the network, which aimsgraph does not do unless "
-            "you allow it (--allow-service on the command line or the server)")
+@dataclass
+class Answer:
+    """A query's answer as the engine serialised it: the bytes, their media type, and how many
+    rows (SELECT) or triples (CONSTRUCT, DESCRIBE) it holds (-1 for ASK, or when not counted)."""
+
+    body: bytes
+    media_type: str
+    count: int = -1
+
+
+class _Capped:
+    """A binary writer that refuses to grow past `limit` bytes (the engine's serialiser writes
+    into it, so an answer too large stops being produced, not just being sent)."""
+
+    def __init__(self, limit: int | None):
+        self.limit = limit
+        self.size = 0
+        self.parts: list[bytes] = []
+
+    def write(self, data) -> int:
+        self.size += len(data)
+        if self.limit is not None and self.size > self.limit:
+            raise ResultTooLarge(f"the answer is larger than the server's limit of {self.limit:,} bytes; "
+                                 "ask for fewer rows (LIMIT / OFFSET)")
+        self.parts.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def value(self) -> bytes:
+        return b"".join(self.parts)
+
+
+def _too_many(count: int, limit: int, what: str) -> ResultTooLarge:
+    return ResultTooLarge(f"the answer has more than {limit:,} {what}, the server's limit; "
+                          "ask for fewer (LIMIT / OFFSET)")
 
 
 @dataclass
@@ -110,6 +151,23 @@ class Store(ABC):
     @abstractmethod
     def update(self, sparql: str) -> None:
         """Run a SPARQL update."""
+
+    @abstractmethod
+    def answer(self, sparql: str, media_type: str, *, default_graphs: Iterable[str] | None = None,
+               named_graphs: Iterable[str] | None = None, base_iri: str | None = None,
+               max_rows: int | None = None, max_bytes: int | None = None,
+               allow_network: bool = False) -> Answer:
+        """Run a query from outside and serialise its answer with the engine's own serialiser in
+        `media_type` (a key of RESULT_MEDIA for SELECT and ASK, of GRAPH_MEDIA for CONSTRUCT and
+        DESCRIBE), so terms keep the lexical forms the store holds. The query passes the SPARQL
+        guard first (`sparql_guard.inspect_query`: no SERVICE unless `allow_network`).
+
+        The dataset: `default_graphs` / `named_graphs` (the Protocol's default-graph-uri and
+        named-graph-uri) when either is given; else the query's own FROM / FROM NAMED; else the
+        union of all graphs as the default graph with every named graph available. Graphs are
+        only ever the store's own: an IRI the store has no graph for is an empty graph, never
+        fetched. `max_rows` caps rows or triples and `max_bytes` the serialised size
+        (ResultTooLarge past either); `base_iri` resolves relative IRIs in the query."""
 
     @abstractmethod
     def triples(self, graph: str) -> list[Triple]:
@@ -191,6 +249,56 @@ def from_ox_term(term) -> Node:
     raise StoreError(f"unsupported term {term!r}")
 
 
+def serialize_ox_answer(res, media_type: str, max_rows: int | None = None,
+                        max_bytes: int | None = None) -> Answer:
+    """A pyoxigraph result (solutions, boolean or triples) in `media_type`, by pyoxigraph's own
+    serialisers. With a row cap the rows are counted exactly on the TSV form (one line per row:
+    line breaks inside literals are escaped there), then turned into the asked format by
+    pyoxigraph's results parser and serialiser; the same for triples with N-Triples."""
+    if isinstance(res, (bool, ox.QueryBoolean)):
+        fmt = RESULT_MEDIA.get(media_type)
+        if fmt not in (ox.QueryResultsFormat.JSON, ox.QueryResultsFormat.XML):
+            raise QueryError("an ASK answer has only the SPARQL JSON and XML results forms")
+        if isinstance(res, bool):
+            res = ox.parse_query_results('{"head":{},"boolean":%s}' % ("true" if res else "false"),
+                                         ox.QueryResultsFormat.JSON)
+        return Answer(res.serialize(format=fmt), media_type)
+    if isinstance(res, ox.QuerySolutions):
+        fmt = RESULT_MEDIA.get(media_type)
+        if fmt is None:
+            raise QueryError(f"a SELECT answer has no {media_type} form")
+        if max_rows is None:
+            out = _Capped(max_bytes)
+            res.serialize(out, fmt)
+            return Answer(out.value(), media_type)
+        tsv = _Capped(max_bytes)
+        res.serialize(tsv, ox.QueryResultsFormat.TSV)
+        body = tsv.value()
+        rows = body.count(b"\n") - 1
+        if rows > max_rows:
+            raise _too_many(rows, max_rows, "rows")
+        if fmt != ox.QueryResultsFormat.TSV:
+            out = _Capped(max_bytes)
+            ox.parse_query_results(body, ox.QueryResultsFormat.TSV).serialize(out, fmt)
+            body = out.value()
+        return Answer(body, media_type, rows)
+    fmt = GRAPH_MEDIA.get(media_type)
+    if fmt is None:
+        raise QueryError(f"a CONSTRUCT or DESCRIBE answer has no {media_type} form")
+    nt = _Capped(max_bytes)
+    res.serialize(nt, ox.RdfFormat.N_TRIPLES)
+    body = nt.value()
+    count = body.count(b"\n")
+    if max_rows is not None and count > max_rows:
+        raise _too_many(count, max_rows, "triples")
+    if fmt != ox.RdfFormat.N_TRIPLES:
+        out = _Capped(max_bytes)
+        ox.serialize(ox.parse(body, ox.RdfFormat.N_TRIPLES), out, fmt,
+                     prefixes=PREFIXES if fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML) else None)
+        body = out.value()
+    return Answer(body, media_type, count)
+
+
 class OxigraphStore(Store):
     """Embedded pyoxigraph store: in memory by default, on disk when given a folder."""
 
@@ -199,6 +307,18 @@ class OxigraphStore(Store):
             self._store = ox.Store(path) if path else ox.Store()
         except OSError as exc:  # locked or unreadable folder
             raise StoreError(f"cannot open store at {path}: {exc}") from exc
+
+    @classmethod
+    def wrap(cls, store: ox.Store) -> "OxigraphStore":
+        """The interface over a pyoxigraph store opened elsewhere (e.g. `ox.Store.read_only`)."""
+        self = cls.__new__(cls)
+        self._store = store
+        return self
+
+    @property
+    def native(self) -> ox.Store:
+        """The pyoxigraph store underneath (dumps, backups, bulk loads)."""
+        return self._store
 
     def load(self, data: str | bytes, fmt: str, graph: str) -> None:
         self._store.load(data, format=FORMAT_NAMES[fmt], to_graph=ox.NamedNode(graph))
@@ -249,6 +369,27 @@ class OxigraphStore(Store):
         except (OSError, ValueError) as exc:
             raise QueryError(str(exc)) from exc
 
+    def answer(self, sparql: str, media_type: str, *, default_graphs: Iterable[str] | None = None,
+               named_graphs: Iterable[str] | None = None, base_iri: str | None = None,
+               max_rows: int | None = None, max_bytes: int | None = None,
+               allow_network: bool = False) -> Answer:
+        from .sparql_guard import inspect_query
+
+        info = inspect_query(sparql, allow_network, base_iri)
+        options: dict = {}
+        if default_graphs is not None or named_graphs is not None:  # the Protocol's dataset wins
+            options["default_graph"] = [ox.NamedNode(g) for g in default_graphs or ()]
+            options["named_graphs"] = [ox.NamedNode(g) for g in named_graphs or ()]
+        elif not info.has_dataset:
+            options["use_default_graph_as_union"] = True
+        try:
+            res = self._store.query(sparql, base_iri=base_iri, prefixes=PREFIXES, **options)
+            return serialize_ox_answer(res, media_type, max_rows, max_bytes)
+        except SyntaxError as exc:
+            raise QueryError(f"SPARQL syntax error: {exc}") from exc
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise QueryError(str(exc)) from exc
+
     def triples(self, graph: str) -> list[Triple]:
         return [
             (from_ox_term(q.subject), from_ox_term(q.predicate), from_ox_term(q.object))
@@ -270,6 +411,49 @@ class OxigraphStore(Store):
 
     def graphs(self) -> list[str]:
         return sorted(g.value for g in self._store.named_graphs() if isinstance(g, ox.NamedNode))
+
+
+def shorten_text(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_RDFLIB_RESULTS = {ox.QueryResultsFormat.JSON: "json", ox.QueryResultsFormat.XML: "xml",
+                   ox.QueryResultsFormat.CSV: "csv"}
+_RDFLIB_GRAPHS = {ox.RdfFormat.TURTLE: "turtle", ox.RdfFormat.N_TRIPLES: "nt", ox.RdfFormat.JSON_LD: "json-ld",
+                  ox.RdfFormat.RDF_XML: "xml"}
+
+
+def serialize_rdflib_answer(res, media_type: str, max_rows: int | None = None,
+                            max_bytes: int | None = None) -> Answer:
+    """An rdflib query Result in `media_type`, by rdflib's own serialisers (TSV, which rdflib
+    cannot write, through pyoxigraph's from rdflib's JSON)."""
+    if res.type in ("CONSTRUCT", "DESCRIBE"):
+        fmt = GRAPH_MEDIA.get(media_type)
+        if fmt is None:
+            raise QueryError(f"a CONSTRUCT or DESCRIBE answer has no {media_type} form")
+        graph = res.graph
+        if max_rows is not None and len(graph) > max_rows:
+            raise _too_many(len(graph), max_rows, "triples")
+        for prefix, ns in PREFIXES.items():
+            graph.bind(prefix, ns)
+        body = graph.serialize(format=_RDFLIB_GRAPHS[fmt], encoding="utf-8")
+        count = len(graph)
+    else:
+        fmt = RESULT_MEDIA.get(media_type)
+        if fmt is None or (res.type == "ASK" and fmt not in (ox.QueryResultsFormat.JSON, ox.QueryResultsFormat.XML)):
+            raise QueryError(f"this answer has no {media_type} form")
+        count = -1 if res.type == "ASK" else len(res)
+        if max_rows is not None and count > max_rows:
+            raise _too_many(count, max_rows, "rows")
+        buffer = io.BytesIO()
+        res.serialize(buffer, format=_RDFLIB_RESULTS.get(fmt, "json"), encoding="utf-8")
+        body = buffer.getvalue()
+        if fmt == ox.QueryResultsFormat.TSV:
+            body = ox.parse_query_results(body, ox.QueryResultsFormat.JSON).serialize(format=fmt)
+    if max_bytes is not None and len(body) > max_bytes:
+        raise ResultTooLarge(f"the answer is larger than the server's limit of {max_bytes:,} bytes; "
+                             "ask for fewer rows (LIMIT / OFFSET)")
+    return Answer(body, media_type, count)
 
 
 class RdflibStore(Store):
@@ -316,6 +500,41 @@ class RdflibStore(Store):
             self._ds.update(sparql, initNs=init_ns)
         except Exception as exc:
             raise QueryError(f"SPARQL update error: {exc}") from exc
+
+    def answer(self, sparql: str, media_type: str, *, default_graphs: Iterable[str] | None = None,
+               named_graphs: Iterable[str] | None = None, base_iri: str | None = None,
+               max_rows: int | None = None, max_bytes: int | None = None,
+               allow_network: bool = False) -> Answer:
+        from rdflib.plugins.sparql import algebra, parser
+
+        from .sparql_guard import inspect_query
+
+        info = inspect_query(sparql, allow_network, base_iri)
+        if default_graphs is not None or named_graphs is not None:
+            dataset: tuple | None = (tuple(default_graphs or ()), tuple(named_graphs or ()))
+        elif info.has_dataset:
+            dataset = (info.default_graphs, info.named_graphs)
+        else:
+            dataset = None
+        init_ns = {k: rdflib.Namespace(v) for k, v in PREFIXES.items()}
+        try:
+            prepared = algebra.translateQuery(parser.parseQuery(sparql), base=base_iri, initNs=init_ns)
+            # rdflib would fetch a FROM graph it does not hold from the web: the dataset is built
+            # here from the store's own graphs instead, and the query's clause dropped.
+            prepared.algebra["datasetClause"] = None
+            target: rdflib.Dataset = self._ds
+            if dataset is not None:
+                target = rdflib.Dataset(default_union=False)
+                for name in dataset[0]:
+                    target.default_context += self._ds.get_context(URIRef(name))
+                for name in dataset[1]:
+                    target.graph(URIRef(name)).__iadd__(self._ds.get_context(URIRef(name)))
+            res = target.query(prepared)
+        except QueryError:
+            raise
+        except Exception as exc:  # rdflib raises pyparsing and assorted errors
+            raise QueryError(f"SPARQL error: {shorten_text(str(exc))}") from exc
+        return serialize_rdflib_answer(res, media_type, max_rows, max_bytes)
 
     def triples(self, graph: str) -> list[Triple]:
         return list(self._graph(graph))
@@ -387,7 +606,7 @@ class RemoteStore(Store):
         self.timeout = timeout
 
     def _request(self, url: str, body: bytes, content_type: str, accept: str = "*/*",
-                 method: str = "POST") -> tuple[str, bytes]:
+                 method: str = "POST", max_bytes: int | None = None) -> tuple[str, bytes]:
         import urllib.error
         import urllib.request
 
@@ -395,7 +614,11 @@ class RemoteStore(Store):
                                          headers={"Content-Type": content_type, "Accept": accept})
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (user-named URL)
-                return response.headers.get("Content-Type", ""), response.read()
+                data = response.read() if max_bytes is None else response.read(max_bytes + 1)
+                if max_bytes is not None and len(data) > max_bytes:
+                    raise ResultTooLarge(f"the answer is larger than the server's limit of {max_bytes:,} bytes; "
+                                         "ask for fewer rows (LIMIT / OFFSET)")
+                return response.headers.get("Content-Type", ""), data
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode("utf-8", "replace")[:500]
             error = QueryError if exc.code in (400, 406, 415) else StoreError
@@ -447,6 +670,26 @@ class RemoteStore(Store):
 
     def update(self, sparql: str) -> None:
         self._request(self.update_url, self._prologue(sparql).encode("utf-8"), "application/sparql-update")
+
+    def answer(self, sparql: str, media_type: str, *, default_graphs: Iterable[str] | None = None,
+               named_graphs: Iterable[str] | None = None, base_iri: str | None = None,
+               max_rows: int | None = None, max_bytes: int | None = None,
+               allow_network: bool = False) -> Answer:
+        """The server's own bytes and content type, passed through (rows are not counted: the
+        size cap bounds what is read)."""
+        from urllib.parse import urlencode
+
+        from .sparql_guard import inspect_query
+
+        inspect_query(sparql, allow_network, base_iri)
+        params = [("default-graph-uri", g) for g in default_graphs or ()] + \
+                 [("named-graph-uri", g) for g in named_graphs or ()]
+        url = self.query_url + ("?" + urlencode(params) if params else "")
+        text = self._prologue(sparql) if base_iri is None else f"BASE <{base_iri}>\n" + self._prologue(sparql)
+        ctype, body = self._request(url, text.encode("utf-8"), "application/sparql-query", media_type,
+                                    max_bytes=max_bytes)
+        return Answer(body, ctype.split(";")[0].strip() or media_type)
+
 
     def triples(self, graph: str) -> list[Triple]:
         return self.query(f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}").triples
