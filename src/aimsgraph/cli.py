@@ -322,7 +322,7 @@ def query(
     with input_errors():
         if text is not None:
             from .query import term_from_text
-            from .store import forbid_network
+            from .sparql_guard import forbid_network
 
             forbid_network(text)  # a user's query file must not reach out (SERVICE) unasked
             result = store.query(text, {k: term_from_text(v) for k, v in params.items()})
@@ -338,22 +338,33 @@ def serve(
     run: RunOptions,
     host: Annotated[str, typer.Option(help="Interface to listen on (loopback by default).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    allow_service: Annotated[bool, typer.Option("--allow-service", help="Let SPARQL queries use SERVICE (network access).")] = False,
+    allow_service: Annotated[bool, typer.Option("--allow-service", help="Let SPARQL queries use SERVICE and updates LOAD (network access).")] = False,
+    timeout: Annotated[float, typer.Option("--timeout", min=0.1, metavar="SECONDS", help="Stop any request's work after this long and answer 503.")] = 30.0,
+    max_body: Annotated[int, typer.Option("--max-body", min=1, metavar="BYTES", help="Largest request body accepted (413 past it).")] = 16 * 1024 * 1024,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes answering queries at once (more wait, then 503).")] = 2,
+    heavy_workers: Annotated[int, typer.Option("--heavy-workers", min=1, help="Worker processes for uploads, reports, other as-of dates and writes.")] = 1,
+    max_rows: Annotated[int, typer.Option("--max-rows", min=1, help="Largest answer in rows or triples (400 past it).")] = 100_000,
+    write_token_file: Annotated[Optional[Path], typer.Option("--write-token-file", dir_okay=False, help="Allow SPARQL Update and Graph Store writes to requests that send this file's token as 'Authorization: Bearer ...' (or set AIMSGRAPH_WRITE_TOKEN).")] = None,
 ) -> None:
     """Serve findings, classification, named queries and a SPARQL 1.1 endpoint over HTTP."""
     try:
         import uvicorn
 
-        from .serve import Service, create_app
+        from .serve import Service, create_app, read_token
     except ImportError:
         err.print("error: the HTTP API needs the server extra: pip install 'aimsgraph[server]'")
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    analysis = run_analysis(register, run)
-    service = Service(analysis, allow_service=allow_service)
-    analysis.validation  # noqa: B018 (validate once before serving, not in the first request)
-    err.print(f"serving {register} as of {analysis.params.as_of} on http://{host}:{port} "
-              f"(SPARQL endpoint /sparql, API docs /docs)", highlight=False)
-    uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
+    with input_errors():
+        token = read_token(file=write_token_file)
+        service = Service.from_path(
+            register, run.as_of, owl_engine=run.owl_engine, store_engine=run.store, validator=run.validator,
+            window_months=run.window_months, expiring_days=run.expiring_days, progress=TerminalProgress(err),
+            timeout=timeout, max_body=max_body, workers=workers, heavy_workers=heavy_workers, max_rows=max_rows,
+            write_token=token, allow_service=allow_service)
+    writes = "writes with the token" if token else "read-only"
+    err.print(f"serving {register} as of {service.meta.as_of} on http://{host}:{port} "
+              f"(SPARQL endpoint /sparql, API docs /docs; {writes}; timeout {timeout:g} s)", highlight=False)
+    uvicorn.run(create_app(service), host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)
 
 
 @app.command("explain")

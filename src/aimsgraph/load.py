@@ -34,6 +34,7 @@ from .limits import DEFAULT_LIMITS, Limits, shorten, show
 from .namespaces import (
     AIMS,
     DATA_BASE,
+    GRAPH_BASE,
     GRAPH_CATALOGUES,
     GRAPH_DATA,
     GRAPH_ONTOLOGY,
@@ -636,6 +637,10 @@ class Data:
     nt: bytes
     count: int
     prefixes: dict[str, str] = field(default_factory=dict)
+    nquads: bytes = b""
+    """The quads of a TriG or N-Quads input's named graphs, which keep their names in the store
+    (its default graph's triples are `nt`, the data graph)."""
+    graphs: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return self.count
@@ -647,6 +652,9 @@ class Data:
         add = g.add
         for q in ox.parse(self.nt, format=ox.RdfFormat.N_TRIPLES):
             add((from_ox_term(q.subject), from_ox_term(q.predicate), from_ox_term(q.object)))
+        if self.nquads:
+            for q in ox.parse(self.nquads, format=ox.RdfFormat.N_QUADS):
+                add((from_ox_term(q.subject), from_ox_term(q.predicate), from_ox_term(q.object)))
         return g
 
 
@@ -817,9 +825,11 @@ def rdf_data(path: Path, limits: Limits = DEFAULT_LIMITS) -> Data:
     """Parse an RDF file without any network access, bounded by `limits`: size; UTF-8;
     RDF/XML entities and depth (readers.check_rdf_xml); JSON-LD depth and remote contexts
     (refused: pyoxigraph's parsers never fetch, and owl:imports is a triple like any other,
-    not followed). Quads of every graph of a TriG or N-Quads file become the data. A file
-    with no triples is refused: it is almost always the wrong file, and would otherwise pass
-    every check."""
+    not followed). A TriG or N-Quads file keeps its graph names: its default graph becomes the
+    data graph, its named graphs stay named graphs of the store (the union default graph, which
+    reasoning and validation read, sees them all); names under aimsgraph's own graph base are
+    refused, but for the data graph's. A file with no triples is refused: it is almost always
+    the wrong file, and would otherwise pass every check."""
     path = Path(path)
     fmt = RDF_FORMATS.get(path.suffix.lower())
     if fmt is None:
@@ -840,8 +850,23 @@ def rdf_data(path: Path, limits: Limits = DEFAULT_LIMITS) -> Data:
     if not quads:
         raise RDFInputError(Problem(path.name, "", "", f"holds no triples: an empty {fmt[1]} file is not "
                                     "an AI management system"))
-    if fmt[0] in (ox.RdfFormat.TRIG, ox.RdfFormat.N_QUADS):  # every graph's triples become the data
-        quads = [ox.Triple(q.subject, q.predicate, q.object) for q in quads]
+    if fmt[0] in (ox.RdfFormat.TRIG, ox.RdfFormat.N_QUADS):
+        default, named, names = [], [], {}
+        for q in quads:
+            graph = q.graph_name
+            if isinstance(graph, ox.DefaultGraph) or (isinstance(graph, ox.NamedNode) and graph.value == GRAPH_DATA):
+                default.append(ox.Triple(q.subject, q.predicate, q.object))
+            elif isinstance(graph, ox.NamedNode) and graph.value.startswith(GRAPH_BASE):
+                raise RDFInputError(Problem(path.name, "", "", f"graph <{shorten(graph.value, limits.echo_chars)}> "
+                                            "is one of aimsgraph's own graphs; name the graph otherwise"))
+            elif isinstance(graph, ox.BlankNode):
+                raise RDFInputError(Problem(path.name, "", "", "a graph named by a blank node cannot be kept; "
+                                            "name it with an IRI"))
+            else:
+                named.append(q)
+                names[graph.value] = None
+        return Data(ox.serialize(default, format=ox.RdfFormat.N_TRIPLES), len(quads), dict(PREFIXES),
+                    ox.serialize(named, format=ox.RdfFormat.N_QUADS) if named else b"", tuple(names))
     return Data(ox.serialize(quads, format=ox.RdfFormat.N_TRIPLES), len(quads), dict(PREFIXES))
 
 
@@ -879,4 +904,11 @@ def load_input(store: Store, path: Path, limits: Limits = DEFAULT_LIMITS) -> Dat
     # Everything is read, checked and written out first; the swap is the last step.
     store.clear(GRAPH_DATA)
     store.load(data.nt, "nt", GRAPH_DATA)
+    if data.nquads:  # a TriG or N-Quads input's named graphs, under their own names
+        by_graph: dict[str, list] = {}
+        for q in ox.parse(data.nquads, format=ox.RdfFormat.N_QUADS):
+            by_graph.setdefault(q.graph_name.value, []).append(ox.Triple(q.subject, q.predicate, q.object))
+        for graph, triples in by_graph.items():
+            store.clear(graph)
+            store.load(ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES), "nt", graph)
     return data

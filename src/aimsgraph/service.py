@@ -229,7 +229,8 @@ def _asserted_copy(native: ox.Store) -> ox.Store:
         name = graph.value if isinstance(graph, ox.NamedNode) else ""
         if name in DERIVED_GRAPHS or name.startswith(DERIVED_PREFIX):
             continue
-        copy.bulk_load(native.dump(format=ox.RdfFormat.N_QUADS, from_graph=graph), format=ox.RdfFormat.N_QUADS)
+        copy.bulk_load(native.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=graph), format=ox.RdfFormat.N_TRIPLES,
+                       to_graph=graph)
     return copy
 
 
@@ -264,11 +265,9 @@ class WorkerState:
             else:
                 native = _copy_store(disk) if snapshot.worker_store == "memory" else disk
                 store = OxigraphStore.wrap(native)
-        import rdflib
-
         self.snapshot, self.meta, self.store, self.native = snapshot, meta, store, native
         self.analysis = Analysis(store, meta.params(), meta.reasoning, validator=meta.validator,
-                                 _validation=Validation(meta.findings, rdflib.Graph()))
+                                 _validation=Validation(meta.findings, engine=meta.validator))
         self._trace: dict[date, Any] = {}
         self._other: tuple[date, Any] | None = None
 
@@ -637,6 +636,7 @@ class Service:
                                 nice=10, memory_mb=worker_memory_mb),
         }
         self._write_lock: Any = None
+        self._start_lock: Any = None
         self.started = False
 
     # building
@@ -668,11 +668,21 @@ class Service:
     # running
 
     async def start(self) -> None:
+        """Start the worker pools (each worker opens the snapshot); idempotent."""
         import asyncio
 
-        self._write_lock = asyncio.Lock()
-        await asyncio.gather(*(pool.start() for pool in self.pools.values()))
-        self.started = True
+        if self._start_lock is None:
+            self._start_lock = asyncio.Lock()
+        async with self._start_lock:
+            if self.started:
+                return
+            self._write_lock = asyncio.Lock()
+            await asyncio.gather(*(pool.start() for pool in self.pools.values()))
+            self.started = True
+
+    async def ensure_started(self) -> None:
+        if not self.started:
+            await self.start()
 
     async def close(self) -> None:
         for pool in self.pools.values():

@@ -273,6 +273,8 @@ class WorkerPool:
                 try:
                     worker = self._spawn()
                 except Exception as exc:  # noqa: BLE001 - logged; tried again, slower each time
+                    if self._closing:
+                        return
                     print(f"aimsgraph: {exc}; retrying in {delay:.1f} s", file=sys.stderr)
                     time.sleep(delay)
                     delay = min(delay * 2, 30)
