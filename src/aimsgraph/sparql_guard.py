@@ -32,6 +32,7 @@ from .namespaces import PREFIXES
 QUERY_FORMS = {"SelectQuery": "select", "AskQuery": "ask", "ConstructQuery": "construct",
                "DescribeQuery": "describe"}
 # Update operations that name graphs they write (target / graphiri / iri keys of the parse tree).
+_XSD = "http://www.w3.org/2001/XMLSchema#"
 _GRAPH_MANAGEMENT = {"Clear", "Drop", "Create", "Add", "Move", "Copy", "Load"}
 
 
@@ -48,6 +49,7 @@ class Inspected:
     operations: tuple[str, ...] = ()  # update operation names, in order (Modify, InsertData, ...)
     modify_with_dataset: tuple[bool, ...] = ()  # per Modify operation: has its own USING / WITH
     targets: tuple[str, ...] = ()  # graph IRIs an update names (GRAPH in templates, CLEAR <g> ...)
+    functions: tuple[str, ...] = ()  # extension functions called (IRIs outside the XSD casts)
 
     @property
     def returns_graph(self) -> bool:
@@ -128,12 +130,21 @@ def inspect_query(text: str, allow_network: bool = False, base: str | None = Non
     if form is None:
         raise QueryError("not a SPARQL query (SELECT, ASK, CONSTRUCT or DESCRIBE)")
     clauses = dict.get(query, "datasetClause") or []
-    if not clauses:
+    calls = [node["iri"] for node in _walk(query) if _name(node) == "Function" and dict.get(node, "iri") is not None]
+    if not clauses and not calls:
         return Inspected(form)
     prologue = _prologue(parsed[0], base)
+    functions = []
+    for call in calls:
+        try:
+            iri = str(prologue.absolutize(call))
+        except Exception:  # noqa: BLE001 - an unknown prefix: the store's parser says so
+            continue
+        if not iri.startswith(_XSD):
+            functions.append(iri)
     default = tuple(_iri(prologue, c["default"]) for c in clauses if dict.get(c, "default") is not None)
     named = tuple(_iri(prologue, c["named"]) for c in clauses if dict.get(c, "named") is not None)
-    return Inspected(form, default, named, True)
+    return Inspected(form, default, named, bool(clauses), functions=tuple(dict.fromkeys(functions)))
 
 
 def _graph_terms(node) -> Iterable:

@@ -299,6 +299,10 @@ def serialize_ox_answer(res, media_type: str, max_rows: int | None = None,
     return Answer(body, media_type, count)
 
 
+def _unknown_function(*_args):
+    return None
+
+
 class OxigraphStore(Store):
     """Embedded pyoxigraph store: in memory by default, on disk when given a folder."""
 
@@ -382,6 +386,8 @@ class OxigraphStore(Store):
             options["named_graphs"] = [ox.NamedNode(g) for g in named_graphs or ()]
         elif not info.has_dataset:
             options["use_default_graph_as_union"] = True
+        if info.functions:  # an unknown extension function is an evaluation error (unbound), as SPARQL says
+            options["custom_functions"] = {ox.NamedNode(iri): _unknown_function for iri in info.functions}
         try:
             res = self._store.query(sparql, base_iri=base_iri, prefixes=PREFIXES, **options)
             return serialize_ox_answer(res, media_type, max_rows, max_bytes)
