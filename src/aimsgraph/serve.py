@@ -69,6 +69,21 @@ def _iri(value: str, what: str) -> str:
     return value
 
 
+def _ident(value: str | None, what: str) -> str | None:
+    """A register id, CURIE or IRI given by a client: at most 200 characters, and a real IRI when
+    it is written as one (`<...>`, `http://...`), so the store never sees a malformed term."""
+    if value is None:
+        return None
+    if len(value) > 200:
+        raise BadRequest(400, f"{what} '{shorten(value, 60)}' is longer than 200 characters")
+    text = value.strip()
+    if text.startswith("<") and text.endswith(">"):
+        _iri(text[1:-1], what)
+    elif text.startswith(("http://", "https://", "urn:")):
+        _iri(text, what)
+    return value
+
+
 def _as_of(value: str | None) -> date | None:
     if value is None:
         return None
@@ -365,13 +380,13 @@ def make_router(service: Service) -> "APIRouter":
     @guarded
     async def trace_get(ident: str, as_of: str | None = None) -> Response:
         day = _as_of(as_of)
-        return await run("trace", ident, day, heavy=heavy_date(day), cache=True)
+        return await run("trace", _ident(ident, "id"), day, heavy=heavy_date(day), cache=True)
 
     @router.get("/impact/{ident}", summary="If this control fails or this evidence lapses: what loses cover")
     @guarded
     async def impact_get(ident: str, as_of: str | None = None) -> Response:
         day = _as_of(as_of)
-        return await run("impact", ident, day, heavy=heavy_date(day), cache=True)
+        return await run("impact", _ident(ident, "id"), day, heavy=heavy_date(day), cache=True)
 
     @router.get("/hotspots", summary="Controls ranked by the coverage resting on them")
     @guarded
@@ -386,7 +401,8 @@ def make_router(service: Service) -> "APIRouter":
     async def explain_get(subject: str, predicate: str | None = None, object: str | None = None,  # noqa: A002
                           as_of: str | None = None) -> Response:
         day = _as_of(as_of)
-        return await run("explain", subject, predicate, object, day, heavy=heavy_date(day), cache=True)
+        return await run("explain", _ident(subject, "subject"), _ident(predicate, "predicate"),
+                         _ident(object, "object"), day, heavy=heavy_date(day), cache=True)
 
     @router.get("/soa", summary="Statement of Applicability as JSON, CSV or XLSX")
     @guarded

@@ -114,7 +114,7 @@ class Reply:
 
     @classmethod
     def error(cls, status: int, message: str, problems: list[Problem] | None = None) -> "Reply":
-        doc: dict[str, Any] = {"error": message}
+        doc: dict[str, Any] = {"error": shorten(message, 1000)}
         if problems:
             doc["problems"] = [{"file": p.file, "entry": p.entry, "key": p.key, "message": p.message}
                                for p in problems]
@@ -775,7 +775,7 @@ class Service:
         return hmac.compare_digest(credentials.strip().encode("utf-8"), self.write_token.encode("utf-8"))
 
     def health(self) -> dict:
-        pools = {name: dataclasses.asdict(pool.stats()) for name, pool in self.pools.items()}
+        pools = {name: {**dataclasses.asdict(pool.stats()), "pids": pool.pids()} for name, pool in self.pools.items()}
         return {"status": "ok" if self.started else "starting", "as_of": self.meta.as_of.isoformat(),
                 "findings": len(self.meta.findings), "generation": self.snapshot.generation,
                 "triples": sum(self.meta.graphs.values()), "workers": pools, "timeout_s": self.timeout,

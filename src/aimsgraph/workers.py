@@ -342,5 +342,8 @@ class WorkerPool:
             raise value
         return value
 
+    def pids(self) -> list[int]:
+        return sorted(w.pid for w in self._all)
+
     def stats(self) -> PoolStats:
         return PoolStats(self.size, len(self._idle), len(self._waiters), self.started, self.killed)
