@@ -462,7 +462,7 @@ class WorkerState:
 
     def _prepare(self) -> ox.Store:
         if self.native is None:
-            raise StoreError("writes need the embedded oxigraph store")
+            raise QueryError("writes need the embedded oxigraph store; this server reads another engine")
         return _copy_store(self.native)
 
     def _commit(self, work: ox.Store, root: str, generation: int) -> tuple[Snapshot, dict]:
@@ -657,13 +657,11 @@ class Service:
                   progress=None, **options: Any) -> "Service":
         from .pipeline import QUIET, analyse
 
-        engine = store_engine
-        analysis = analyse(path, as_of, owl_engine=owl_engine,
-                           store_engine="oxigraph" if engine in ("oxigraph", "rdflib") else engine,
+        analysis = analyse(path, as_of, owl_engine=owl_engine, store_engine=store_engine,
                            window_months=window_months, expiring_days=expiring_days, validator=validator,
                            progress=progress or QUIET)
         analysis.validation  # noqa: B018 - findings before serving, not in the first request
-        return cls.from_analysis(analysis, Path(path).name, root, engine, worker_store, **options)
+        return cls.from_analysis(analysis, Path(path).name, root, store_engine, worker_store, **options)
 
     # running
 

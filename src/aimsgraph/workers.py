@@ -32,7 +32,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from multiprocessing.reduction import ForkingPickler as _ForkingPickler
+
 from .errors import AimsGraphError
+
+MiB = 1024 * 1024
 
 
 class PoolError(AimsGraphError):
@@ -157,20 +161,6 @@ class _Worker:
         self.conn = conn
         self.pid = pid
         self.broken = False
-        self.lock = threading.Lock()
-
-    def call(self, message: tuple, timeout: float) -> tuple:
-        """Send one task and wait for its reply (blocking; runs in a thread)."""
-        with self.lock:
-            try:
-                self.conn.send(message)
-                if timeout <= 0 or not self.conn.poll(timeout):
-                    self.broken = True
-                    raise PoolTimeout("timed out")
-                return self.conn.recv()
-            except (EOFError, OSError, BrokenPipeError):
-                self.broken = True
-                raise WorkerDied("the worker process ended during the task") from None
 
     def kill(self) -> None:
         self.broken = True
@@ -325,16 +315,47 @@ class WorkerPool:
 
     async def run(self, name: str, args: tuple, timeout: float) -> Any:
         """Run task `name` in a worker within `timeout` seconds (waiting included): its value,
-        or the exception the worker raised; PoolTimeout / PoolBusy / WorkerDied otherwise."""
+        or the exception the worker raised; PoolTimeout / PoolBusy / WorkerDied otherwise.
+
+        The event loop writes the task to the worker's pipe and is told by the selector when the
+        reply is there (no thread, no lock handed back and forth per request); a task of more
+        than 1 MiB (an uploaded register) is written from a thread, so the loop never waits on a
+        full pipe."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         worker = await self._acquire(timeout)
+        reply: asyncio.Future = loop.create_future()
+        fd = worker.conn.fileno()
+        watching = False
+
+        def readable() -> None:
+            loop.remove_reader(fd)
+            if reply.done():
+                return
+            try:
+                reply.set_result(worker.conn.recv())
+            except (EOFError, OSError):
+                reply.set_exception(WorkerDied("the worker process ended during the task"))
+
         done = False
         try:
-            status, value = await loop.run_in_executor(self._threads, worker.call, (name, args),
-                                                       deadline - loop.time())
+            payload = _ForkingPickler.dumps((name, args))
+            if len(payload) > MiB:
+                await loop.run_in_executor(self._threads, worker.conn.send_bytes, payload)
+            else:
+                worker.conn.send_bytes(payload)
+            loop.add_reader(fd, readable)
+            watching = True
+            try:
+                status, value = await asyncio.wait_for(reply, max(deadline - loop.time(), 0))
+            except asyncio.TimeoutError:
+                raise PoolTimeout("timed out") from None
             done = True
+        except (BrokenPipeError, EOFError, OSError):
+            raise WorkerDied("the worker process ended during the task") from None
         finally:
+            if watching:
+                loop.remove_reader(fd)
             if not done:
                 worker.broken = True  # timed out, died, or the request was cancelled mid-task
             self._release(worker)
