@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rdflib import Literal, URIRef
 
+from .acttext import applied_text, check_choice
 from .load import load_input
 from .namespaces import to_curie
 from .reason import Parameters, ReasoningReport, reason
@@ -28,11 +29,13 @@ class Analysis:
 
 def analyse(path: Path | str, as_of: date | None = None, *, owl_engine: str = "reasonable",
             store_engine: str = "oxigraph", window_months: int = 12, expiring_days: int = 30,
-            store: Store | None = None) -> Analysis:
-    """Load a register or RDF file, reason over it and validate it, judged at `as_of`."""
+            ai_act_text: str = "auto", store: Store | None = None) -> Analysis:
+    """Load a register or RDF file, reason over it and validate it, judged at `as_of` under the
+    text of the EU AI Act `ai_act_text` names (original, amended, or auto: the one in force)."""
+    check_choice(ai_act_text)
     store = store or open_store(store_engine)
     load_input(store, Path(path))
-    params = Parameters(as_of or date.today(), window_months, expiring_days)
+    params = Parameters(as_of or date.today(), window_months, expiring_days, ai_act_text)
     reasoning = reason(store, params, owl_engine)
     return Analysis(store, params, reasoning, validate(store))
 
@@ -60,10 +63,12 @@ def filter_findings(findings: Iterable[Finding], severity: str | None = None, ru
 
 def gaps_document(analysis: Analysis, findings: list[Finding] | None = None) -> dict:
     """The spec's findings JSON (register.md, "Findings"), plus a readiness `summary` after the
-    spec's keys. Readiness is judged on every finding, whatever filter chose `findings`."""
+    spec's keys, and the text of the EU AI Act the run applied (`ai_act_text`). Readiness is
+    judged on every finding, whatever filter chose `findings`."""
     findings = analysis.validation.findings if findings is None else findings
     return {"as_of": analysis.params.as_of.isoformat(), "findings": [f.as_json() for f in findings],
-            "summary": readiness(analysis.store, analysis.validation.findings)}
+            "summary": readiness(analysis.store, analysis.validation.findings),
+            "ai_act_text": applied_text(analysis.store)}
 
 
 _ARTICLE_NUM = re.compile(r"(\d+)")
@@ -112,4 +117,4 @@ def classify(store: Store) -> dict:
         entry["basis"].sort(key=lambda c: (":annex" in c, _curie_key(c)))  # articles, then Annex points
         entry["obligations"].sort(key=_curie_key)
         entry["roles"].sort()
-    return {"systems": sorted(systems.values(), key=lambda e: e["id"])}
+    return {"systems": sorted(systems.values(), key=lambda e: e["id"]), "ai_act_text": applied_text(store)}

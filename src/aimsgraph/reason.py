@@ -181,6 +181,14 @@ class Parameters:
     as_of: date
     window_months: int = 12
     expiring_days: int = 30
+    ai_act_text: str = "auto"  # original | amended | auto: the text in force at as_of (acttext.py)
+
+    @property
+    def act_text(self):
+        """The text of the EU AI Act this run applies (`ai_act_text` resolved at `as_of`)."""
+        from .acttext import resolve
+
+        return resolve(self.ai_act_text, self.as_of)
 
     @property
     def window_start(self) -> date:
@@ -207,6 +215,8 @@ class Parameters:
             (run, AIMS.windowStart, d(self.window_start)),
             (run, AIMS.expiringWithinDays, Literal(self.expiring_days, datatype=XSD.integer)),
             (run, AIMS.expiringBefore, d(self.expiring_before)),
+            (run, AIMS.aiActTextChoice, Literal(self.ai_act_text)),
+            (run, AIMS.aiActText, URIRef(self.act_text.iri)),
         ]
 
 

@@ -34,7 +34,8 @@ RISK_SOURCES = ("complexity-of-environment", "lack-of-transparency-and-explainab
                 "technology-readiness")
 ANNEX_III_POINTS = ("1a", "1b", "1c", "2", "3a", "3b", "3c", "3d", "4a", "4b", "5a", "5b", "5c",
                     "5d", "6a", "6b", "6c", "6d", "6e", "7a", "7b", "7c", "7d", "8a", "8b")
-PROHIBITED_PRACTICES = tuple("abcdefgh")
+# Art 5(1) points; (ba) and (bb) exist only in the text as amended by Regulation (EU) 2026/1744.
+PROHIBITED_PRACTICES = (*"abcdefgh", "ba", "bb")
 TOP_MANAGEMENT = "top-management"
 AI_POLICY_KIND = "ai-policy"
 

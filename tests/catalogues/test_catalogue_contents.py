@@ -157,9 +157,13 @@ def test_annex_iii_has_8_areas_with_all_their_points():
 
 
 def test_prohibited_practices_roles_and_categories():
-    assert notations(AIMS.ProhibitedPractice) == set("abcdefgh")
-    for letter in "abcdefgh":
+    # (ba) and (bb) were inserted by Regulation (EU) 2026/1744 and exist only in the amended text
+    assert notations(AIMS.ProhibitedPractice) == {*"abcdefgh", "ba", "bb"}
+    for letter in [*"abcdefgh", "ba", "bb"]:
         assert G.value(EUAIA[f"art5-1{letter}"], SKOS.broader) == EUAIA.art5
+        assert G.value(EUAIA[f"art5-1{letter}"], AIMS.appliesFrom) == Literal(
+            "2026-12-02" if len(letter) == 2 else "2025-02-02", datatype=XSD.date)
+    assert set(G.subjects(AIMS.introducedBy, EUAIA["text-amended"])) == {EUAIA["art5-1ba"], EUAIA["art5-1bb"]}
     assert notations(AIMS.OperatorRole) == {"provider", "deployer", "importer", "distributor",
                                             "authorised-representative", "product-manufacturer"}
     assert notations(AIMS.RiskCategory) == {"prohibited", "high-risk", "limited-risk", "minimal-risk"}

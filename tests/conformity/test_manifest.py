@@ -18,6 +18,10 @@ PATH is a dotted path into the register; a list item is chosen by `[N]` (index) 
 `risks[id=NW-R-1].treatment.option`, `controls[id=A.10.4]`, `training[0].date`. Dots inside
 brackets belong to the selector.
 
+`ai_act_text` (optional) names the text of the EU AI Act the case is judged under: `original`
+(Regulation (EU) 2024/1689 as adopted), `amended` (as amended by Regulation (EU) 2026/1744) or
+`auto` (default: the text in force at the case's as-of date, amended from 2026-07-27).
+
 `rdf_extra` (optional) is Turtle appended to the RDF converted from the patched register
 (`aimsgraph.load.read_input`); the result is written as .ttl and analysed instead of the YAML.
 Prefixes aims:, iso42001:, euaia:, rdfs:, xsd: ... are declared, and `data:` is the base of the
@@ -193,7 +197,7 @@ def analysed_rows(case: dict, tmp_path: Path) -> list[tuple]:
         graph.serialize(destination=str(path), format="turtle")
     as_of = case.get("as_of", DEFAULT_AS_OF)
     as_of = as_of if isinstance(as_of, date) else date.fromisoformat(str(as_of))
-    findings = analyse(path, as_of).validation.findings
+    findings = analyse(path, as_of, ai_act_text=case.get("ai_act_text", "auto")).validation.findings
     return sorted((f.rule, f.focus, list(f.refs), f.severity) for f in findings)
 
 
@@ -238,7 +242,8 @@ def test_manifest_is_well_formed() -> None:
     assert len(names) == len(set(names)), "case names must be unique"
     rules = set(spec_rule_ids())
     for case in CASES:
-        assert set(case) <= {"name", "rule", "as_of", "patch", "expect", "rdf_extra", "xfail", "note"}, case["name"]
+        assert set(case) <= {"name", "rule", "as_of", "ai_act_text", "patch", "expect", "rdf_extra", "xfail",
+                             "note"}, case["name"]
         assert case["rule"] in rules, case["name"]
         assert isinstance(case["expect"], list), case["name"]
         for e in case["expect"]:
