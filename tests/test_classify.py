@@ -62,6 +62,14 @@ PRIVATE = {
         {"id": "spam-filter", "name": "Spam filter", "eu_ai_act": {"roles": ["deployer"]}},
         {"id": "base-model", "name": "Base language model", "eu_ai_act": {"roles": ["provider"], "gpai": True}},
         {"id": "internal", "name": "Internal forecaster"},
+        # Annex I Section B (Art 2(2)): civil aviation named by its act, vehicles by their point
+        {"id": "drone", "name": "Drone autopilot",
+         "eu_ai_act": {"roles": ["provider", "deployer"], "annex_i_product": "Regulation (EU) 2018/1139"}},
+        {"id": "lane-keeper", "name": "Lane keeping assistant", "eu_ai_act": {"roles": ["provider"], "annex_i_product": 19}},
+        # Section A, named by its point: the full Chapter III regime
+        {"id": "glucose", "name": "Glucose predictor", "eu_ai_act": {"roles": ["provider"], "annex_i_product": 11}},
+        # machinery: Section A in the 2024 text (as-of 2026-01-31), Section B once amended
+        {"id": "press", "name": "Press brake guard", "eu_ai_act": {"roles": ["provider"], "annex_i_product": "2006/42/EC"}},
     ],
 }
 
@@ -78,12 +86,12 @@ PUBLIC = {
 }
 
 
-def _classify(register: dict, tmp_path_factory) -> dict[str, dict]:
+def _classify(register: dict, tmp_path_factory, as_of: date = date(2026, 1, 31), text: str = "auto") -> dict[str, dict]:
     path = tmp_path_factory.mktemp("classify") / "register.yaml"
     path.write_text(yaml.safe_dump(register, sort_keys=False), encoding="utf-8")
     store = open_store()
     load_input(store, path)
-    reason(store, Parameters(date(2026, 1, 31)))
+    reason(store, Parameters(as_of, ai_act_text=text))
     return {entry.pop("id"): entry for entry in classify(store)["systems"]}
 
 
@@ -97,8 +105,11 @@ def public(tmp_path_factory):
     return _classify(PUBLIC, tmp_path_factory)
 
 
-def entry(category, basis=(), roles=(), obligations=(), gpai=False) -> dict:
-    return {"category": category, "gpai": gpai, "basis": list(basis), "roles": list(roles), "obligations": list(obligations)}
+def entry(category, basis=(), roles=(), obligations=(), gpai=False, role_basis=None, limited_by=(),
+          excluded=()) -> dict:
+    return {"category": category, "gpai": gpai, "basis": list(basis), "roles": list(roles),
+            "obligations": list(obligations), "role_basis": role_basis or {}, "scope_limited_by": list(limited_by),
+            "excluded_obligations": list(excluded)}
 
 
 def _sorted(curies):
@@ -135,6 +146,16 @@ PRIVATE_EXPECTED = {
     "spam-filter": entry("minimal-risk", [], ["deployer"], arts(4)),
     "base-model": entry("minimal-risk", [], ["provider"], arts(4, 53), gpai=True),
     "internal": entry("out-of-scope"),
+    # Art 2(2): high-risk under Art 6(1), but of the Act only Art 6(1), 102-109 and 112 apply, so no
+    # Chapter III duty (nor Art 4) for a civil-aviation or vehicle product (Annex I Section B)
+    "drone": entry("high-risk", ["euaia:art6", "euaia:art6-1", "euaia:annex1-20"], ["deployer", "provider"], [],
+                   limited_by=["euaia:art2-2"], excluded=_sorted(arts(4, 26) + HIGH_RISK_PROVIDER_ANNEX_I)),
+    "lane-keeper": entry("high-risk", ["euaia:art6", "euaia:art6-1", "euaia:annex1-19"], ["provider"], [],
+                         limited_by=["euaia:art2-2"], excluded=_sorted(arts(4) + HIGH_RISK_PROVIDER_ANNEX_I)),
+    "glucose": entry("high-risk", ["euaia:art6", "euaia:art6-1", "euaia:annex1-11"], ["provider"],
+                     _sorted(arts(4) + HIGH_RISK_PROVIDER_ANNEX_I)),
+    "press": entry("high-risk", ["euaia:art6", "euaia:art6-1", "euaia:annex1-1"], ["provider"],
+                   _sorted(arts(4) + HIGH_RISK_PROVIDER_ANNEX_I)),
 }
 
 
@@ -176,7 +197,20 @@ def test_classify_cli_finsecure_credit_scorer():
         "basis": ["euaia:art6", "euaia:annex3-5b"],
         "roles": ["deployer", "provider"],
         "obligations": _sorted(arts(4) + HIGH_RISK_PROVIDER + arts(26, 27, 86)),
+        "role_basis": {}, "scope_limited_by": [], "excluded_obligations": [],
     }
     assert systems["credit-scorer-features"]["category"] == "out-of-scope"
     assert systems["support-chatbot"]["category"] == "limited-risk"
     assert systems["fraud-detector"]["category"] == "minimal-risk"
+
+
+def test_machinery_is_annex_i_section_b_in_the_amended_text(tmp_path_factory):
+    """Regulation (EU) 2026/1744 moves machinery from Section A to Section B (point 21): Art 2(2)
+    then takes away the Chapter III duties the 2024 text gives a machinery product's provider."""
+    amended = _classify(PRIVATE, tmp_path_factory, date(2026, 9, 1))
+    assert amended["press"] == entry("high-risk", ["euaia:art6", "euaia:art6-1", "euaia:annex1-1"], ["provider"], [],
+                                     limited_by=["euaia:art2-2"],
+                                     excluded=_sorted(arts(4) + HIGH_RISK_PROVIDER_ANNEX_I))
+    assert amended["glucose"] == PRIVATE_EXPECTED["glucose"]  # medical devices stay in Section A
+    original = _classify(PRIVATE, tmp_path_factory, date(2026, 9, 1), "original")
+    assert original["press"] == PRIVATE_EXPECTED["press"]

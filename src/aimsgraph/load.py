@@ -78,6 +78,26 @@ def catalogue_terms() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
+def annex_i_entries() -> dict[str, str]:
+    """Annex I point numbers and act numbers (lower case, with and without the /EC or /EU of a
+    directive) -> the catalogue entry's IRI: how a register's annex_i_product names an entry."""
+    g = catalogue_graph()
+    out: dict[str, str] = {}
+    for entry in g.subjects(RDF.type, AIMS.AnnexIEntry):
+        out[str(g.value(entry, SKOS.notation))] = str(entry)
+        number = str(g.value(entry, AIMS.actNumber)).lower()
+        out[number] = str(entry)
+        out[re.sub(r"/(ec|eu)$", "", number)] = str(entry)
+    return out
+
+
+def annex_i_entry(text: str) -> str | None:
+    """The Annex I entry a register's annex_i_product names, or None for other free text."""
+    key = re.sub(r"^(directive|regulation)\s*(\((eu|ec)\))?\s*(no\.?\s*)?", "", text.strip().lower()).strip()
+    return annex_i_entries().get(key)
+
+
+@lru_cache(maxsize=1)
 def annex_a_controls() -> frozenset[str]:
     return frozenset(str(s) for s in catalogue_graph().subjects(RDF.type, AIMS.AnnexAControl))
 
@@ -265,6 +285,8 @@ class _Checker:
     def _scalar(self, spec: Key, value: Any, where: tuple[str, str, str]) -> Any:
         file, entry, key = where
         kind = spec.kind
+        if kind == "annex-i":
+            return self._scalar(Key("str"), value, where)
         if kind in ("str", "id"):
             if isinstance(value, bool) or not isinstance(value, (str, int, float)):
                 return self.problem(file, entry, key, f"must be text, got {_show(value)}")
@@ -577,6 +599,8 @@ def register_to_graph(entries: list[Entry]) -> Graph:
                 else:
                     obj = _lit(spec, item)
                 g.add((subject, spec.prop, obj))
+                if spec.kind == "annex-i" and annex_i_entry(item):
+                    g.add((subject, AIMS.annexIEntry, URIRef(annex_i_entry(item))))
 
     for e in entries:
         sec = SECTIONS[e.section]

@@ -83,12 +83,15 @@ CATEGORY_NAMES = {"prohibited", "high-risk", "limited-risk", "minimal-risk"}
 
 def classify(store: Store) -> dict:
     """Per AI system: EU AI Act category, basis, roles and obligations, all from the
-    inferred graph (register.md, "classify")."""
+    inferred graph (register.md, "classify"); after the spec's keys, why a role was derived
+    (`role_basis`: Art 25(1)), what limits the Act's reach (`scope_limited_by`: Art 2(2)) and the
+    obligations that limit takes away; and the text of the Act applied."""
     systems: dict[str, dict] = {}
     for row in store.query("""
         SELECT ?system ?id WHERE { ?system a aims:AISystem ; aims:registerId ?id . }""").rows:
         systems[str(row["system"])] = {"id": str(row["id"]), "category": "out-of-scope", "gpai": False,
-                                        "basis": [], "roles": [], "obligations": []}
+                                        "basis": [], "roles": [], "obligations": [],
+                                        "role_basis": {}, "scope_limited_by": [], "excluded_obligations": []}
     rows = store.query("""
         SELECT ?system ?kind ?value WHERE {
           ?system a aims:AISystem .
@@ -97,6 +100,9 @@ def classify(store: Store) -> dict:
           UNION { ?system aims:hasEUAIActProfile ?p . ?p aims:operatorRole ?value . BIND ("roles" AS ?kind) }
           UNION { ?system aims:hasObligation ?o . ?o aims:article ?value . BIND ("obligations" AS ?kind) }
           UNION { ?system aims:hasEUAIActProfile ?p . ?p aims:isGeneralPurposeAIModel true . BIND (true AS ?value) BIND ("gpai" AS ?kind) }
+          UNION { ?system aims:scopeLimitedBy ?value . BIND ("scope_limited_by" AS ?kind) }
+          UNION { ?system aims:excludedObligation ?o . ?o aims:article ?value . BIND ("excluded_obligations" AS ?kind) }
+          UNION { ?system aims:roleBasis ?value . BIND ("role_basis" AS ?kind) }
         }""").rows
     for row in rows:
         entry = systems.get(str(row["system"]))
@@ -109,6 +115,10 @@ def classify(store: Store) -> dict:
             entry["category"] = str(value).rsplit("/", 1)[-1]
         elif kind == "roles":
             entry["roles"].append(str(value).rsplit("/", 1)[-1])
+        elif kind == "role_basis":  # only the provider role is ever derived (Art 25(1))
+            basis = entry["role_basis"].setdefault("provider", [])
+            if to_curie(str(value)) not in basis:
+                basis.append(to_curie(str(value)))
         else:
             curie = to_curie(str(value)) if isinstance(value, URIRef) else str(value)
             if curie not in entry[kind]:
@@ -116,5 +126,8 @@ def classify(store: Store) -> dict:
     for entry in systems.values():
         entry["basis"].sort(key=lambda c: (":annex" in c, _curie_key(c)))  # articles, then Annex points
         entry["obligations"].sort(key=_curie_key)
-        entry["roles"].sort()
+        entry["excluded_obligations"].sort(key=_curie_key)
+        entry["roles"] = sorted(set(entry["roles"]))  # a declared role may also be derived
+        for basis in entry["role_basis"].values():
+            basis.sort(key=_curie_key)
     return {"systems": sorted(systems.values(), key=lambda e: e["id"]), "ai_act_text": applied_text(store)}

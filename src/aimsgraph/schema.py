@@ -45,6 +45,7 @@ class Key:
     """One key of an entry.
 
     kind: str | text-list | int | bool | date | enum | enum-list | ref | ref-list | curie-list | map
+          | annex-i (text; a point or act number of Annex I also links the catalogue entry)
     prop: the RDF property the value becomes (None: handled by the builder itself)
     values: closed value list (enum kinds); iri: namespace the enum value is appended to
     target: referenced section (ref kinds); lo/hi: bounds (int)
@@ -93,7 +94,8 @@ ID = Key("id", None, True)
 EU_AI_ACT = Key("map", AIMS.hasEUAIActProfile, cls=AIMS.EUAIActProfile, suffix="/eu-ai-act", keys={
     "roles": Key("enum-list", AIMS.operatorRole, values=OPERATOR_ROLES, iri=str(EUAIA)),
     "annex_iii": Key("enum", AIMS.annexIIIPoint, values=ANNEX_III_POINTS, iri=str(EUAIA) + "annex3-"),
-    "annex_i_product": _s(AIMS.annexIProduct),
+    # free text; a point number (1-21) or act number (2017/745) also names the Annex I entry
+    "annex_i_product": Key("annex-i", AIMS.annexIProduct),
     "art6_3_derogation": _b(AIMS.claimsArt6Derogation),
     "profiling": _b(AIMS.profilesNaturalPersons),
     "prohibited_practice": Key("enum", AIMS.prohibitedPractice, values=PROHIBITED_PRACTICES,

@@ -35,6 +35,7 @@ READ_DOWN = {
     "uses-control": "control",
     "evidenced-by": "evidence",
     "has-obligation": "obligation under",
+    "excludes": "not applicable under Art 2(2):",
     "covered-by": "covered by control",
     "supported-by": "supported by control",
 }
@@ -45,6 +46,7 @@ READ_UP = {
     "uses-control": "used in",
     "evidenced-by": "evidence for control",
     "has-obligation": "obligation of system",
+    "excludes": "excluded by Art 2(2) for system",
     "covered-by": "covers",
     "supported-by": "supports clause",
 }
@@ -56,6 +58,7 @@ ENDS = {
     "uses-control": ("treatment", "control"),
     "evidenced-by": ("control", "evidence"),
     "has-obligation": ("system", "article"),
+    "excludes": ("system", "article"),
     "covered-by": ("article", "control"),
     "supported-by": ("clause", "control"),
 }
@@ -130,7 +133,7 @@ def _nodes_of(graph: nx.DiGraph, nodes, kind: str) -> list[str]:
     def wanted(n: str) -> bool:
         if graph.nodes[n]["kind"] != kind:
             return False
-        return kind != "article" or any(graph.nodes[p]["kind"] == "system" for p in graph.predecessors(n))
+        return kind != "article" or any(graph.edges[p, n]["relation"] == "has-obligation" for p in graph.predecessors(n))
 
     return sorted((n for n in nodes if wanted(n)), key=_natural)
 
