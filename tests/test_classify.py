@@ -62,6 +62,14 @@ PRIVATE = {
         {"id": "spam-filter", "name": "Spam filter", "eu_ai_act": {"roles": ["deployer"]}},
         {"id": "base-model", "name": "Base language model", "eu_ai_act": {"roles": ["provider"], "gpai": True}},
         {"id": "internal", "name": "Internal forecaster"},
+        # Art 25(1): a deployer that rebrands, an importer that substantially modifies, and an
+        # organisation with no listed role that repurposes a system into a high-risk use
+        {"id": "rebranded", "name": "CV screening under our brand",
+         "eu_ai_act": {"roles": ["deployer"], "annex_iii": "4a", "becomes_provider": ["name-or-trademark"]}},
+        {"id": "modified", "name": "Imported scorer, retrained",
+         "eu_ai_act": {"roles": ["importer"], "annex_iii": "5b", "becomes_provider": ["substantial-modification"]}},
+        {"id": "repurposed", "name": "Chatbot turned exam grader",
+         "eu_ai_act": {"roles": [], "annex_iii": "3b", "becomes_provider": ["intended-purpose-change"]}},
         # Annex I Section B (Art 2(2)): civil aviation named by its act, vehicles by their point
         {"id": "drone", "name": "Drone autopilot",
          "eu_ai_act": {"roles": ["provider", "deployer"], "annex_i_product": "Regulation (EU) 2018/1139"}},
@@ -146,6 +154,15 @@ PRIVATE_EXPECTED = {
     "spam-filter": entry("minimal-risk", [], ["deployer"], arts(4)),
     "base-model": entry("minimal-risk", [], ["provider"], arts(4, 53), gpai=True),
     "internal": entry("out-of-scope"),
+    # Art 25(1): the provider's duties come with the provider role, beside the listed role's own
+    "rebranded": entry("high-risk", ["euaia:art6", "euaia:annex3-4a"], ["deployer", "provider"],
+                       _sorted(arts(4) + HIGH_RISK_PROVIDER + DEPLOYER_HIGH_RISK),
+                       role_basis={"provider": ["euaia:art25-1", "euaia:art25-1a"]}),
+    "modified": entry("high-risk", ["euaia:art6", "euaia:annex3-5b"], ["importer", "provider"],
+                      _sorted(arts(4, 23) + HIGH_RISK_PROVIDER),
+                      role_basis={"provider": ["euaia:art25-1", "euaia:art25-1b"]}),
+    "repurposed": entry("high-risk", ["euaia:art6", "euaia:annex3-3b"], ["provider"],
+                        _sorted(arts(4) + HIGH_RISK_PROVIDER), role_basis={"provider": ["euaia:art25-1", "euaia:art25-1c"]}),
     # Art 2(2): high-risk under Art 6(1), but of the Act only Art 6(1), 102-109 and 112 apply, so no
     # Chapter III duty (nor Art 4) for a civil-aviation or vehicle product (Annex I Section B)
     "drone": entry("high-risk", ["euaia:art6", "euaia:art6-1", "euaia:annex1-20"], ["deployer", "provider"], [],

@@ -308,3 +308,23 @@ def test_cli_impact_and_hotspots_json(cli_runner):
     assert doc["failed_controls"] == ["A.6.2.5", "OWN-1"] and doc["uncovered_risks"] == ["R-1"]
     result = cli_runner.invoke(app, ["hotspots", str(FIXTURE), "--as-of", "2026-01-31", "--top", "1", "--format", "json"])
     assert [h["control"] for h in json.loads(result.stdout)["hotspots"]] == ["A.7.4"]
+
+
+VALUE_CHAIN = ROOT / "tests" / "fixtures" / "value-chain.yaml"
+
+
+@pytest.mark.parametrize("store_engine", ["oxigraph", "rdflib"])
+def test_trace_shows_the_art25_provider_and_the_art2_2_exclusion(store_engine):
+    graph = trace_graph(analysed(VALUE_CHAIN, store_engine=store_engine).store)
+    assert graph.nodes["rebranded"]["state"] == "high-risk, provider under Art 25(1)"
+    # the provider duties come with the derived role, beside the deployer's
+    assert {c for c in graph.successors("rebranded") if graph.edges["rebranded", c]["relation"] == "has-obligation"} \
+        >= {"euaia:art9", "euaia:art16", "euaia:art26", "euaia:art43", "euaia:art49"}
+    drone = trace_text(graph, "drone").splitlines()
+    assert drone[0] == ("system drone — Drone autopilot [high-risk, Annex I Section B: only Art 6(1), 102-109, 112 "
+                        "apply (Art 2(2))]")
+    excluded = [line for line in drone[1:] if "not applicable under Art 2(2):" in line]
+    assert len(excluded) == len(drone) - 1 == 19  # Art 4, 9-21, 43, 47, 48, 72, 73: nothing else hangs below it
+    assert "├─ not applicable under Art 2(2): euaia:art9 — Art 9 Risk management system" in drone
+    # an excluded duty is no article the system must meet
+    assert not [n for n in graph.successors("drone") if graph.edges["drone", n]["relation"] == "has-obligation"]

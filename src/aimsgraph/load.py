@@ -546,7 +546,7 @@ def read_register(path: Path) -> list[Entry]:
 
 def _lit(spec: Key, value: Any) -> Literal | URIRef:
     if spec.kind in ("enum", "enum-list"):
-        return URIRef(spec.iri + value)
+        return URIRef(spec.iri + spec.names.get(value, value))
     if isinstance(value, bool):
         return Literal(value, datatype=XSD.boolean)
     if isinstance(value, int):

@@ -35,6 +35,9 @@ RISK_SOURCES = ("complexity-of-environment", "lack-of-transparency-and-explainab
 ANNEX_III_POINTS = ("1a", "1b", "1c", "2", "3a", "3b", "3c", "3d", "4a", "4b", "5a", "5b", "5c",
                     "5d", "6a", "6b", "6c", "6d", "6e", "7a", "7b", "7c", "7d", "8a", "8b")
 # Art 5(1) points; (ba) and (bb) exist only in the text as amended by Regulation (EU) 2026/1744.
+# Art 25(1) points: the register's words and the paragraph each one names.
+BECOMES_PROVIDER = {"name-or-trademark": "art25-1a", "substantial-modification": "art25-1b",
+                    "intended-purpose-change": "art25-1c"}
 PROHIBITED_PRACTICES = (*"abcdefgh", "ba", "bb")
 TOP_MANAGEMENT = "top-management"
 AI_POLICY_KIND = "ai-policy"
@@ -63,6 +66,7 @@ class Key:
     cls: URIRef | None = None  # kind == map: class of the nested node
     suffix: str = ""  # kind == map: IRI suffix of the nested node
     default: object = None
+    names: dict[str, str] = field(default_factory=dict)  # enum value -> IRI local name, where they differ
 
 
 def _s(prop=None, required=False):
@@ -105,6 +109,8 @@ EU_AI_ACT = Key("map", AIMS.hasEUAIActProfile, cls=AIMS.EUAIActProfile, suffix="
     "deep_fake_or_public_text": _b(AIMS.publishesDeepFakeOrPublicText),
     "emotion_or_biometric_categorisation": _b(AIMS.emotionOrBiometricCategorisation),
     "gpai": _b(AIMS.isGeneralPurposeAIModel),
+    "becomes_provider": Key("enum-list", AIMS.becomesProviderBy, values=tuple(BECOMES_PROVIDER), iri=str(EUAIA),
+                            names=BECOMES_PROVIDER),
 })
 
 TREATMENT = Key("map", AIMS.hasTreatment, cls=AIMS.RiskTreatment, suffix="/treatment", keys={

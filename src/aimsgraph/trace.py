@@ -165,11 +165,13 @@ def is_problem(data: dict) -> bool:
     return any(state.startswith(p) for p in PROBLEM_STATES) or "untreated" in state
 
 
-def _describe(graph: nx.DiGraph, node: str) -> str:
+def _describe(graph: nx.DiGraph, node: str, plain: bool = False) -> str:
+    """A node as a tree line; `plain` leaves out its state (an article reached as a duty Art 2(2)
+    excludes: whether other systems' duties on it are covered does not concern this system)."""
     data = graph.nodes[node]
     label = data["label"] if len(data["label"]) <= 90 else data["label"][:89] + "…"
-    state = f" [{data['state']}]" if data["state"] else ""
-    mark = "  ✗" if is_problem(data) else ""
+    state = f" [{data['state']}]" if data["state"] and not plain else ""
+    mark = "  ✗" if is_problem(data) and not plain else ""
     return f"{node} — {label}{state}{mark}" if label else f"{node}{state}{mark}"
 
 
@@ -198,7 +200,7 @@ def tree_lines(graph: nx.DiGraph, root: str, up: bool = False) -> list[str]:
                 lines.append(f"{branch}{readings[relation]} {child} (see above)")
                 continue
             seen.add(child)
-            lines.append(f"{branch}{readings[relation]} {_describe(graph, child)}")
+            lines.append(f"{branch}{readings[relation]} {_describe(graph, child, plain=relation == 'excludes')}")
             walk(child, prefix + ("   " if last else "│  "))
 
     walk(root, "")

@@ -169,7 +169,9 @@ def test_prohibited_practices_roles_and_categories():
     assert notations(AIMS.RiskCategory) == {"prohibited", "high-risk", "limited-risk", "minimal-risk"}
 
 
-OBLIGATION_ARTICLES = [4, 5, 6, *range(9, 21), *range(22, 28), 43, 47, 48, 49, 50, 53, 55, 72, 73, 86]
+# Art 25 carries no obligation of its own: an operator Art 25(1) makes the provider gets the
+# provider's duties through that role (rule eu-art25-provider).
+OBLIGATION_ARTICLES = [4, 5, 6, *range(9, 21), 22, 23, 24, 26, 27, 43, 47, 48, 49, 50, 53, 55, 72, 73, 86]
 
 
 def article_of(obligation: URIRef) -> URIRef:

@@ -45,7 +45,6 @@ def test_controls_for_an_article_without_counterpart_is_empty(store):
 def test_obligations_binding_a_deployer_of_a_high_risk_system(store):
     assert rows(store, "obligations-for-role", ("obligation", "article", "condition"),
                 role="euaia:deployer", category="euaia:high-risk") == [
-        ("euaia:obl-art25-deployer", "euaia:art25", "aims:cond-becomes-provider"),
         ("euaia:obl-art26-deployer", "euaia:art26", ""),
         ("euaia:obl-art27-deployer", "euaia:art27", "aims:cond-fria-required"),
         ("euaia:obl-art4-deployer", "euaia:art4", ""),
