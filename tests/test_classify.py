@@ -49,6 +49,8 @@ PRIVATE = {
          "eu_ai_act": {"roles": ["provider"], "annex_iii": "4a", "art6_3_derogation": True}},
         {"id": "ranker", "name": "Candidate ranker",
          "eu_ai_act": {"roles": ["provider"], "annex_iii": "4a", "art6_3_derogation": True, "profiling": True}},
+        {"id": "odd-claim", "name": "Chatbot claiming Art 6(3)",
+         "eu_ai_act": {"roles": ["provider"], "interacts_with_people": True, "art6_3_derogation": True}},
         {"id": "infusion", "name": "Infusion dosing", "eu_ai_act": {"roles": ["provider"], "annex_i_product": "medical-device"}},
         {"id": "lift", "name": "Lift safety controller",
          "eu_ai_act": {"roles": ["product-manufacturer"], "annex_i_product": "lifts"}},
@@ -136,10 +138,12 @@ PRIVATE_EXPECTED = {
     # a valid Art 6(3) derogation: not high-risk, but the assessment is documented (Art 6(4)) and
     # the system registered (Art 49(2))
     "doc-sorter": entry("minimal-risk", [], ["provider"], arts(4, 6, 49)),
-    # the derogation is void when the system profiles natural persons; having claimed it, the
-    # provider still owes the Art 6(4) documentation
+    # the derogation is void when the system profiles natural persons: only the high-risk duties
+    # remain, not the Art 6(4) documentation or Art 49(2) registration of a valid derogation
     "ranker": entry("high-risk", ["euaia:art6", "euaia:art6-3", "euaia:annex3-4a"], ["provider"],
-                    _sorted(arts(4, 6) + HIGH_RISK_PROVIDER)),
+                    _sorted(arts(4) + HIGH_RISK_PROVIDER)),
+    # a derogation claimed without an Annex III point derogates from nothing and brings no duty
+    "odd-claim": entry("limited-risk", arts(50, "50-1"), ["provider"], arts(4, "50-1")),
     # Annex I only: no Art 49 registration
     "infusion": entry("high-risk", ["euaia:art6", "euaia:art6-1"], ["provider"],
                       _sorted(arts(4) + HIGH_RISK_PROVIDER_ANNEX_I)),
