@@ -61,6 +61,8 @@ PRIVATE = {
          "eu_ai_act": {"roles": ["provider", "deployer"], "interacts_with_people": True, "synthetic_content": True}},
         {"id": "mood-meter", "name": "Audience mood meter",
          "eu_ai_act": {"roles": ["deployer"], "emotion_or_biometric_categorisation": True}},
+        {"id": "deepfaker", "name": "Campaign video generator",
+         "eu_ai_act": {"roles": ["deployer"], "deep_fake_or_public_text": True}},
         {"id": "spam-filter", "name": "Spam filter", "eu_ai_act": {"roles": ["deployer"]}},
         {"id": "base-model", "name": "Base language model", "eu_ai_act": {"roles": ["provider"], "gpai": True}},
         {"id": "internal", "name": "Internal forecaster"},
@@ -155,6 +157,8 @@ PRIVATE_EXPECTED = {
     # on matters of public interest, which a support chatbot does not produce
     "chatbot": entry("limited-risk", arts(50, "50-1", "50-2"), ["deployer", "provider"], arts(4, "50-1", "50-2")),
     "mood-meter": entry("limited-risk", arts(50, "50-3"), ["deployer"], arts(4, "50-3")),
+    # Art 50(4) alone (deep fakes, public-interest text) is a transparency duty: limited-risk
+    "deepfaker": entry("limited-risk", arts(50, "50-4"), ["deployer"], arts(4, "50-4")),
     "spam-filter": entry("minimal-risk", [], ["deployer"], arts(4)),
     "base-model": entry("minimal-risk", [], ["provider"], arts(4, 53), gpai=True),
     "internal": entry("out-of-scope"),
