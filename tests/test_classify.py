@@ -194,12 +194,14 @@ def test_every_system_is_classified(private, public):
     assert set(public) == {"benefits", "grid", "x-ray", "benefits-vendor"}
 
 
-def test_public_body_deployer_owes_fria_for_annex_iii(public):
-    assert public["benefits"] == entry("high-risk", ["euaia:art6", "euaia:annex3-5a"], ["deployer"], arts(4, 26, 27, 86))
+def test_public_body_deployer_owes_fria_and_registration_for_annex_iii(public):
+    """Art 27 (FRIA) and Art 26(8) with 49(3): a public authority registers its use of the system."""
+    assert public["benefits"] == entry("high-risk", ["euaia:art6", "euaia:annex3-5a"], ["deployer"],
+                                       arts(4, 26, 27, "49-3", 86))
 
 
 def test_no_fria_or_explanation_for_annex_iii_point_2(public):
-    """Art 27(1) and Art 86(1) both exclude Annex III point 2."""
+    """Art 27(1), Art 49(3) and Art 86(1) all exclude Annex III point 2."""
     assert public["grid"] == entry("high-risk", ["euaia:art6", "euaia:annex3-2"], ["deployer"], arts(4, 26))
 
 
@@ -208,7 +210,7 @@ def test_no_fria_or_explanation_for_annex_i_only_systems(public):
     assert public["x-ray"] == entry("high-risk", ["euaia:art6", "euaia:art6-1"], ["deployer"], arts(4, 26))
 
 
-def test_fria_binds_deployers_only(public):
+def test_fria_and_use_registration_bind_deployers_only(public):
     assert public["benefits-vendor"]["obligations"] == _sorted(arts(4) + HIGH_RISK_PROVIDER)
 
 
