@@ -25,6 +25,8 @@ OPERATOR_ROLES = ("provider", "deployer", "importer", "distributor", "authorised
                   "product-manufacturer")
 CONTROL_STATUSES = ("implemented", "partial", "planned", "not-implemented")
 TREATMENT_OPTIONS = ("mitigate", "avoid", "transfer", "accept")
+# Art 73: what a serious incident did sets its reporting limit (10 days, 2 days, else 15).
+INCIDENT_KINDS = ("death", "widespread-infringement", "critical-infrastructure", "other")
 ANNEX_C_OBJECTIVES = ("accountability", "ai-expertise",
                       "availability-and-quality-of-training-and-test-data", "environmental-impact",
                       "fairness", "maintainability", "privacy", "robustness", "safety", "security",
@@ -231,6 +233,8 @@ SECTIONS: dict[str, Section] = {s.name: s for s in [
     Section("incidents", AIMS.Incident, {
         "id": ID, "ai_system": _ref(SYSTEM, AIMS.incidentOfSystem, True), "date": _d(AIMS.date, True),
         "serious": _b(AIMS.serious, default=False),
+        "aware_on": _d(AIMS.awareOn),  # when the organisation learnt of it; Art 73 counts from here (default: date)
+        "kind": Key("enum", AIMS.incidentKind, values=INCIDENT_KINDS, iri=str(AIMS) + "incident-", default="other"),
         "reported_to_authority_on": _d(AIMS.reportedToAuthorityOn),
     }),
     Section("training", AIMS.TrainingRecord, {
