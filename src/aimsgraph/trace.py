@@ -37,6 +37,7 @@ READ_DOWN = {
     "has-obligation": "obligation under",
     "excludes": "not applicable under Art 2(2):",
     "covered-by": "covered by control",
+    "partly-covered-by": "partly covered by control",
     "supported-by": "supported by control",
 }
 READ_UP = {
@@ -48,6 +49,7 @@ READ_UP = {
     "has-obligation": "obligation of system",
     "excludes": "excluded by Art 2(2) for system",
     "covered-by": "covers",
+    "partly-covered-by": "partly covers",
     "supported-by": "supports clause",
 }
 # relation -> (kind of source, kind of target)
@@ -60,6 +62,7 @@ ENDS = {
     "has-obligation": ("system", "article"),
     "excludes": ("system", "article"),
     "covered-by": ("article", "control"),
+    "partly-covered-by": ("article", "control"),
     "supported-by": ("clause", "control"),
 }
 PROBLEM_STATES = ("not covered", "expired", "pending", "missing", "not-applicable", "partial", "planned", "not-implemented")
@@ -99,6 +102,8 @@ def trace_graph(store: Store) -> nx.DiGraph:
     for row in run_named(store, "trace-edges").rows:
         relation = str(row["relation"])
         source, target = _node_key(row["source"], ids), _node_key(row["target"], ids)
+        if relation == "partly-covered-by" and graph.has_edge(source, target):
+            continue  # the control also covers it in full (its register row's maps_to)
         graph.add_edge(source, target, relation=relation)
         for key, term, kind in ((source, row["source"], ENDS[relation][0]), (target, row["target"], ENDS[relation][1])):
             data = graph.nodes[key]
@@ -421,8 +426,9 @@ def impact(graph: nx.DiGraph, root: str) -> Impact:
         if via == "treatment":
             controls = {c for t in graph.successors(node) if graph.nodes[t]["kind"] == "treatment"
                         for c in graph.successors(t)}
-        else:
-            controls = {c for c in graph.successors(node) if graph.nodes[c]["kind"] == "control"}
+        else:  # partial cover (intersects-with, subset-of crosswalk rows) discharges nothing
+            controls = {c for c in graph.successors(node) if graph.nodes[c]["kind"] == "control"
+                        and graph.edges[node, c]["relation"] != "partly-covered-by"}
         return any(_effective(graph, c) for c in controls - failed_set)
 
     risks = _nodes_of(graph, above, "risk")

@@ -91,7 +91,26 @@ def _label(graph: rdflib.Graph, node: Node | None) -> str:
     return str(rid) if rid is not None else to_curie(str(node))
 
 
+_PLACEHOLDER = re.compile(r"\{[?$](\w+)\}")
+
+
+def _placeholder_values(template: str, message: str) -> dict[str, str]:
+    """The values a SHACL-SPARQL message template's {?var} placeholders took in `message` (the
+    validator's sh:resultMessage, where {focus} and {value} are still literal)."""
+    pattern, names, pos = "", [], 0
+    for m in _PLACEHOLDER.finditer(template):
+        pattern += re.escape(template[pos:m.start()]) + "(.+?)"
+        names.append(m.group(1))
+        pos = m.end()
+    match = re.fullmatch(pattern + re.escape(template[pos:]), message, flags=re.S)
+    return dict(zip(names, match.groups())) if match else {}
+
+
 def findings_from_report(report: rdflib.Graph, data: rdflib.Graph, shapes: rdflib.Graph) -> list[Finding]:
+    """One finding per (rule, focus, value when it is a reference). A message template may use
+    SHACL-SPARQL placeholders ({?control}) besides {focus} and {value}: the finding names every
+    value the merged results gave them, in natural order (obligation-partially-covered lists each
+    control that gives only partial cover)."""
     info = shape_catalogue(shapes)
     merged: dict[tuple, dict] = {}
     for result in report.subjects(RDF.type, SH.ValidationResult):
@@ -112,18 +131,29 @@ def findings_from_report(report: rdflib.Graph, data: rdflib.Graph, shapes: rdfli
             refs.add(value_text)
         severity = meta.severity  # the node shape's; pySHACL reports property shapes' own default
         template = str(shapes.value(shape, SH.message) or meta.rule)
-        message = template.replace("{focus}", focus).replace("{value}", value_text)
         key = (meta.rule, str(focus_node), value_text if meta.value_is_ref else "")
         slot = merged.setdefault(key, {"severity": severity, "refs": set(), "messages": [],
-                                       "focus": focus, "focus_iri": str(focus_node)})
+                                       "focus": focus, "focus_iri": str(focus_node), "values": {}})
         slot["refs"] |= refs
+        message = template.replace("{focus}", focus).replace("{value}", value_text)
+        if _PLACEHOLDER.search(template):  # collect the placeholders' values; rendered once below
+            found = _placeholder_values(template, str(report.value(result, SH.resultMessage) or ""))
+            values = slot["values"].setdefault(message, {})
+            for name in _PLACEHOLDER.findall(template):
+                values.setdefault(name, set()).add(found.get(name, "?"))
         if message not in slot["messages"]:
             slot["messages"].append(message)
         if SEVERITY_RANK[severity] < SEVERITY_RANK[slot["severity"]]:
             slot["severity"] = severity
+    def render(slot: dict) -> str:
+        out = []
+        for message in slot["messages"]:
+            values = slot["values"].get(message, {})
+            out.append(_PLACEHOLDER.sub(lambda m: ", ".join(sorted(values.get(m.group(1), {"?"}), key=_natural)), message))
+        return "; ".join(sorted(out))
+
     findings = [
-        Finding(rule, s["severity"], s["focus"], s["focus_iri"], tuple(sorted(s["refs"], key=_natural)),
-                "; ".join(sorted(s["messages"])))
+        Finding(rule, s["severity"], s["focus"], s["focus_iri"], tuple(sorted(s["refs"], key=_natural)), render(s))
         for (rule, _, _), s in merged.items()
     ]
     return sorted(findings, key=Finding.sort_key)
@@ -159,12 +189,38 @@ SELECT ?kind ?group ?notation ?title ?requirement ?part WHERE {
 }"""
 
 
+# Annex A controls that are not met whatever the findings say: neither effective (applicable,
+# implemented, evidence valid at as-of) nor excluded with a justification (planned, partial,
+# not-implemented, unevidenced, without status, or with no SoA row at all).
+CONTROLS_NOT_MET_QUERY = """
+SELECT ?control WHERE {
+  ?control a aims:AnnexAControl .
+  FILTER NOT EXISTS { ?entry aims:forControl ?control ; a aims:EffectiveSoAEntry }
+  FILTER NOT EXISTS { ?entry aims:forControl ?control ; aims:applicable false ; aims:justification ?why }
+}"""
+
+OPEN_SEVERITIES = ("violation", "warning")
+
+
+def blamed_requirements(findings: list[Finding], severities: tuple[str, ...] = OPEN_SEVERITIES) -> set[str]:
+    """Every catalogue entry the findings of these severities name, by their refs or focus."""
+    return {ref for f in findings if f.severity in severities for ref in (*f.refs, f.focus)}
+
+
+def controls_not_met(store: Store) -> set[str]:
+    return {to_curie(str(r["control"])) for r in store.query(CONTROLS_NOT_MET_QUERY).rows}
+
+
 def readiness(store: Store, findings: list[Finding]) -> dict:
-    """Per clause 4-10 and per Annex A objective: how many of its requirements have no open
-    violation. A violation is open against a requirement when its refs or its focus name the
-    requirement or a catalogue entry below it (6.1.3 counts against 6.1; a missing SoA row,
-    whose focus is the control, against that control)."""
-    blamed = {ref for f in findings if f.severity == "violation" for ref in (*f.refs, f.focus)}
+    """Per clause 4-10 and per Annex A objective: how many of its requirements are met
+    (conformity.md, second edition). A requirement is met only when nothing about it is open:
+    no violation or warning whose refs or focus name it or a catalogue entry below it (6.1.3
+    counts against 6.1; a missing SoA row, whose focus is the control, against that control). An
+    Annex A control is met only when it is effective or excluded with a justification: planned,
+    partial or unevidenced controls are open whatever the findings say (`not_effective` lists
+    them per objective)."""
+    blamed = blamed_requirements(findings)
+    not_met = controls_not_met(store)
     groups: dict[tuple[str, str], dict] = {}
     parts: dict[tuple[str, str, str], set[str]] = {}
     for row in store.query(READINESS_QUERY).rows:
@@ -174,10 +230,14 @@ def readiness(store: Store, findings: list[Finding]) -> dict:
     summary: dict[str, list] = {"clauses": [], "annex_a": []}
     for (kind, group), meta in sorted(groups.items(), key=lambda kv: (kv[0][0], _natural(kv[0][1]))):
         requirements = sorted((req for (k, g, req) in parts if (k, g) == (kind, group)), key=_natural)
-        open_ = [req for req in requirements if parts[(kind, group, req)] & blamed]
+        ineffective = [req for req in requirements if kind == "annex_a" and req in not_met]
+        open_ = [req for req in requirements if parts[(kind, group, req)] & blamed or req in ineffective]
         met = len(requirements) - len(open_)
-        summary[kind].append({"id": group, "title": meta["title"], "requirements": len(requirements), "met": met,
-                              "share": round(met / len(requirements), 3), "open": open_})
+        entry = {"id": group, "title": meta["title"], "requirements": len(requirements), "met": met,
+                 "share": round(met / len(requirements), 3), "open": open_}
+        if kind == "annex_a":
+            entry["not_effective"] = ineffective
+        summary[kind].append(entry)
     return summary
 
 

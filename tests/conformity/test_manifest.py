@@ -54,11 +54,11 @@ SPEC_RULE_IDS = [
     "owner-unknown", "objectives-missing", "risk-assessment-missing", "risk-untreated",
     "risk-acceptance-unapproved", "residual-above-appetite", "impact-assessment-missing",
     "impact-assessment-overdue", "impact-assessment-incomplete", "soa-incomplete",
-    "soa-exclusion-unjustified", "treatment-uses-excluded-control", "control-unevidenced",
+    "soa-exclusion-unjustified", "treatment-uses-excluded-control", "treatment-not-implemented", "control-unevidenced",
     "evidence-expired", "internal-audit-missing", "management-review-missing",
     "corrective-action-missing", "corrective-action-overdue", "competence-missing",
     "prohibited-practice", "derogation-invalid", "obligation-uncovered", "fria-missing",
-    "serious-incident-unreported",
+    "serious-incident-unreported", "obligation-partially-covered", "derogation-without-annex-iii",
 ]
 DEFAULT_AS_OF = date(2026, 1, 31)
 DATA_PREFIX = f"{DATA_BASE}northwind/"
@@ -231,10 +231,12 @@ def test_base_register_has_every_annex_a_row() -> None:
     assert catalogue <= rows
 
 
-def test_spec_lists_28_rules() -> None:
+def test_spec_lists_31_rules() -> None:
+    """The second edition adds treatment-not-implemented, obligation-partially-covered and
+    derogation-without-annex-iii."""
     ids = spec_rule_ids()
-    assert ids == SPEC_RULE_IDS
-    assert ids[0] == "scope-missing" and ids[-1] == "serious-incident-unreported"
+    assert ids == SPEC_RULE_IDS and len(ids) == 31
+    assert ids[0] == "scope-missing" and ids[-1] == "derogation-without-annex-iii"
 
 
 def test_manifest_is_well_formed() -> None:
