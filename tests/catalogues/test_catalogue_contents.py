@@ -120,15 +120,26 @@ def test_annex_a_has_38_controls_in_9_objectives_with_official_titles():
     assert {to_curie(str(s)) for s in G.subjects(SKOS.broader, ISO42001["A.6"])} == {"iso42001:A.6.1", "iso42001:A.6.2"}
 
 
+ANNEX_C_OBJECTIVES = ["accountability", "ai-expertise", "availability-and-quality-of-training-and-test-data",
+                      "environmental-impact", "fairness", "maintainability", "privacy", "robustness", "safety",
+                      "security", "transparency-and-explainability"]
+ANNEX_C_SOURCES = ["complexity-of-environment", "lack-of-transparency-and-explainability", "level-of-automation",
+                   "machine-learning", "system-hardware", "system-life-cycle", "technology-readiness"]
+
+
 def test_annex_c_lists_the_register_values():
-    objectives = {n.removeprefix("C.2-") for n in notations(AIMS.AnnexCObjective)}
-    sources = {n.removeprefix("C.3-") for n in notations(AIMS.RiskSource)}
-    assert objectives == {"accountability", "ai-expertise", "availability-and-quality-of-training-and-test-data",
-                          "environmental-impact", "fairness", "maintainability", "privacy", "robustness",
-                          "safety", "security", "transparency-and-explainability"}
-    assert sources == {"complexity-of-environment", "lack-of-transparency-and-explainability",
-                       "level-of-automation", "machine-learning", "system-hardware", "system-life-cycle",
-                       "technology-readiness"}
+    """The IRIs keep the register's words (iso42001:C.2-robustness); the notation is the standard's
+    number (C.2.8), so a finding or report can cite it."""
+    objectives = {str(s).rsplit("/C.2-", 1)[1] for s in of_type(AIMS.AnnexCObjective)}
+    sources = {str(s).rsplit("/C.3-", 1)[1] for s in of_type(AIMS.RiskSource)}
+    assert objectives == set(ANNEX_C_OBJECTIVES)
+    assert sources == set(ANNEX_C_SOURCES)
+    for prefix, names in (("C.2", ANNEX_C_OBJECTIVES), ("C.3", ANNEX_C_SOURCES)):
+        for number, name in enumerate(names, 1):
+            entry = ISO42001[f"{prefix}-{name}"]
+            assert str(G.value(entry, SKOS.notation)) == f"{prefix}.{number}", entry
+            assert str(G.value(entry, DCTERMS.source)) == f"ISO/IEC 42001:2023, Annex C, {prefix}.{number}", entry
+    assert str(G.value(ISO42001["C.2-robustness"], SKOS.notation)) == "C.2.8"
     assert title(ISO42001["C.3-machine-learning"]) == "Risk sources related to machine learning"
     assert title(ISO42001["C.3-system-hardware"]) == "System hardware issues"
 
@@ -264,3 +275,12 @@ def test_every_catalogue_entry_has_notation_label_summary_parent_and_scheme():
         if not ok
     ]
     assert missing == []
+
+
+def test_summaries_are_our_own_words_not_the_standards():
+    """The review found A.3.3's and A.6.2.8's summaries too close to the standard's wording."""
+    a33 = str(G.value(ISO42001["A.3.3"], SKOS.definition))
+    a628 = str(G.value(ISO42001["A.6.2.8"], SKOS.definition))
+    assert "role with respect to" not in a33 and "throughout their life cycle" not in a33
+    assert "at minimum while" not in a628 and "should be switched on" not in a628
+    assert len(a33.split()) >= 15 and len(a628.split()) >= 15
