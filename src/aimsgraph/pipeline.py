@@ -14,6 +14,7 @@ from rdflib import Literal, URIRef
 from .acttext import applied_text, check_choice
 from .load import load_input
 from .namespaces import to_curie
+from .query import rows_as_text, run_named
 from .reason import Parameters, ReasoningReport, reason
 from .store import Store, open_store
 from .validate import Finding, Validation, readiness, validate
@@ -69,6 +70,25 @@ def gaps_document(analysis: Analysis, findings: list[Finding] | None = None) -> 
     return {"as_of": analysis.params.as_of.isoformat(), "findings": [f.as_json() for f in findings],
             "summary": readiness(analysis.store, analysis.validation.findings),
             "ai_act_text": applied_text(analysis.store)}
+
+
+COVER_STATES = ("covered", "partial", "uncovered")
+
+
+def obligation_cover(store: Store) -> dict[str, dict[str, str]]:
+    """Per AI system (register id), per obligation article (CURIE, as `classify` lists them): covered
+    (an effective control discharges every obligation of the system on it), partial (the only cover
+    of some of them is crosswalk rows that do not discharge it) or uncovered (some obligation has
+    no cover at all). The one count that demo, report and trace give for "obligations covered"."""
+    rank = {state: i for i, state in enumerate(COVER_STATES)}
+    out: dict[str, dict[str, str]] = {}
+    for row in rows_as_text(run_named(store, "system-obligations")):
+        state = "covered" if row["covered"] == "true" else "partial" if row["partial"] == "true" else "uncovered"
+        slot = out.setdefault(row["system"], {})
+        article = row["article"]
+        if article not in slot or rank[state] > rank[slot[article]]:
+            slot[article] = state
+    return out
 
 
 _ARTICLE_NUM = re.compile(r"(\d+)")

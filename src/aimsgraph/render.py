@@ -82,7 +82,7 @@ def findings_text(findings: list[Finding], as_of: str, summary: dict | None = No
     if not findings:
         lines.append("No findings.")
     if summary:
-        lines += ["", "Readiness (requirements with no open violation)"]
+        lines += ["", "Readiness (requirements met: nothing open about them; Annex A controls effective or justified-excluded)"]
         for heading, title, ratio, percent in _readiness_rows(summary):
             lines.append(f"  {heading:<10} {title:<50} {ratio:>5} {percent:>5}")
     return "\n".join(lines) + "\n"
