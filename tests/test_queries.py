@@ -221,9 +221,9 @@ def test_risks_untreated_none(engine):
 
 
 def test_system_obligations(engine):
-    expected = [
-        ("chatbot", "euaia:limited-risk", "euaia:obl-art4-provider", "euaia:art4", "false"),
-        ("chatbot", "euaia:limited-risk", "euaia:obl-art50-1-provider", "euaia:art50-1", "true"),
+    expected = [  # (covered, partial): A.4.6 is only planned, OWN-1 maps to Art 50(1)
+        ("chatbot", "euaia:limited-risk", "euaia:obl-art4-provider", "euaia:art4", "false", "false"),
+        ("chatbot", "euaia:limited-risk", "euaia:obl-art50-1-provider", "euaia:art50-1", "true", "false"),
     ]
     assert rows(REGISTER, engine, "system-obligations") == expected
     assert rows(REGISTER, engine, "system-obligations", system="chatbot") == expected
