@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
+from pathlib import Path
 
 import rdflib
 from rdflib import Literal, URIRef, Variable
@@ -29,6 +30,7 @@ from rdflib.namespace import RDF, XSD
 from rdflib.plugins.sparql import prepareQuery
 from rdflib.plugins.sparql.parserutils import CompValue
 
+from .cache import cached
 from .errors import AimsGraphError, QueryError
 from .resources import data_files
 from .namespaces import (
@@ -184,9 +186,15 @@ def _parse_rule(text: str) -> tuple[tuple[Pattern, ...], tuple[Pattern, ...], fr
 
 @lru_cache(maxsize=1)
 def load_rules() -> tuple[Rule, ...]:
-    """The shipped rules, ordered by stratum then file name."""
+    """The shipped rules, ordered by stratum then file name (parsed once per version of the
+    rule files: cache.py)."""
+    files = data_files("rules", ".rq")
+    return cached("rules", [*files, Path(__file__)], lambda: _parse_rule_files(files))
+
+
+def _parse_rule_files(files: list) -> tuple[Rule, ...]:
     rules = []
-    for path in data_files("rules", ".rq"):
+    for path in files:
         text = path.read_text(encoding="utf-8")
         meta = dict(_HEADER.findall(text))
         missing = {"id", "purpose", "source", "stratum"} - meta.keys()

@@ -21,6 +21,7 @@ from rdflib import Literal, URIRef
 from rdflib.term import Node
 
 from . import shacl
+from .cache import cached
 from .errors import AimsGraphError
 from .namespaces import AIMS, PREFIXES, SH, to_curie
 from .resources import data_files
@@ -51,10 +52,16 @@ def compiled_shapes() -> shacl.CompiledShapes:
 
 @lru_cache(maxsize=4)
 def _compiled(files: tuple[tuple[str, int, int], ...]) -> shacl.CompiledShapes:
-    g = rdflib.Graph()
-    for path, _mtime, _size in files:
-        g.parse(Path(path), format="turtle")
-    return shacl.compile_shapes(g)
+    paths = [Path(path) for path, _mtime, _size in files]
+
+    def build() -> shacl.CompiledShapes:
+        g = rdflib.Graph()
+        for path in paths:
+            g.parse(path, format="turtle")
+        return shacl.compile_shapes(g)
+
+    # compiling parses every SPARQL constraint (cache.py); the compiler's own source is part of the key
+    return cached("shapes", [*paths, Path(shacl.__file__)], build)
 
 
 @dataclass(frozen=True)
