@@ -228,14 +228,18 @@ class OxigraphStore(Store):
             return QueryResult("ask", boolean=bool(res))
         if isinstance(res, ox.QuerySolutions):
             names = [v.value for v in res.variables]
-            rows = []
-            for sol in res:
-                row = {}
-                for n in names:
-                    t = sol[n]
-                    if t is not None:
-                        row[n] = from_ox_term(t)
-                rows.append(row)
+            # Rows repeat the same terms (a system, a status, a date) over and over, and building an
+            # rdflib Literal parses its lexical form: each distinct term is converted once per result.
+            seen: dict = {}
+
+            def term(t):
+                converted = seen.get(t)
+                if converted is None:
+                    converted = seen[t] = from_ox_term(t)
+                return converted
+
+            rows = [{n: term(t) for n, t in zip(names, sol) if t is not None} for sol in res]  # unpacking a
+            # solution is 3x faster than looking its variables up by name
             return QueryResult("select", vars=names, rows=rows)
         return QueryResult(
             "construct", triples=[(from_ox_term(t.subject), from_ox_term(t.predicate), from_ox_term(t.object)) for t in res]
