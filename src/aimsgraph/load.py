@@ -636,6 +636,7 @@ class Data:
     nt: bytes
     count: int
     prefixes: dict[str, str] = field(default_factory=dict)
+    org: str | None = None  # the organisation's register id, which names its graphs in a persistent store
 
     def __len__(self) -> int:
         return self.count
@@ -791,7 +792,7 @@ def register_data(entries: list[Entry]) -> Data:
     flush()
     nt = b"".join(chunks)
     chunks.clear()
-    return Data(nt, count, {**PREFIXES, "data": base})
+    return Data(nt, count, {**PREFIXES, "data": base}, org_id)
 
 
 def register_to_graph(entries: list[Entry]) -> Graph:
@@ -842,7 +843,19 @@ def rdf_data(path: Path, limits: Limits = DEFAULT_LIMITS) -> Data:
                                     "an AI management system"))
     if fmt[0] in (ox.RdfFormat.TRIG, ox.RdfFormat.N_QUADS):  # every graph's triples become the data
         quads = [ox.Triple(q.subject, q.predicate, q.object) for q in quads]
-    return Data(ox.serialize(quads, format=ox.RdfFormat.N_TRIPLES), len(quads), dict(PREFIXES))
+    return Data(ox.serialize(quads, format=ox.RdfFormat.N_TRIPLES), len(quads), dict(PREFIXES), _organisation_id(quads))
+
+
+_RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+
+
+def _organisation_id(triples: list) -> str | None:
+    """The register id of the one aims:Organization an RDF input describes (None: none or several)."""
+    organisations = {t.subject for t in triples
+                     if t.predicate.value == _RDF_TYPE and t.object == ox.NamedNode(str(AIMS.Organization))}
+    ids = {t.object.value for t in triples
+           if t.subject in organisations and t.predicate.value == str(AIMS.registerId) and isinstance(t.object, ox.Literal)}
+    return ids.pop() if len(ids) == 1 else None
 
 
 def read_rdf(path: Path, limits: Limits = DEFAULT_LIMITS) -> Graph:
@@ -874,9 +887,14 @@ def load_input(store: Store, path: Path, limits: Limits = DEFAULT_LIMITS) -> Dat
     """Read and check `path` completely first, then replace the store's data graph with it:
     a bad input raises before anything stored is touched."""
     data = read_data(path, limits)
+    store_data(store, data)
+    return data
+
+
+def store_data(store: Store, data: Data) -> None:
+    """Replace the store's data graph with `data` (already read and checked), the ontology and
+    catalogues loaded first where they are missing."""
     if GRAPH_ONTOLOGY not in store.graphs():
         load_packaged(store)
-    # Everything is read, checked and written out first; the swap is the last step.
     store.clear(GRAPH_DATA)
     store.load(data.nt, "nt", GRAPH_DATA)
-    return data

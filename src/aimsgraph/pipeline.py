@@ -17,13 +17,15 @@ from functools import lru_cache
 from pathlib import Path
 
 from rdflib import Literal, URIRef
+from rdflib.namespace import XSD
 
 from .errors import InputError, Problem, unknown_name
 from .limits import DEFAULT_LIMITS, Limits
-from .load import load_input
-from .namespaces import AIMS, GRAPH_DATA, to_curie
+from . import workspace
+from .load import read_data, store_data
+from .namespaces import AIMS, GRAPH_INFERRED, GRAPH_PARAMETERS, to_curie
 from .reason import Parameters, ReasoningReport, reason
-from .store import Store, open_store
+from .store import GraphView, Store, open_store
 from .validate import SEVERITY_RANK, Finding, Validation, check_validator, readiness, shapes_graph, validate
 
 
@@ -51,6 +53,14 @@ class Analysis:
     progress: Progress = field(default=QUIET, repr=False)
     validator: str = "store"
     _validation: Validation | None = field(default=None, repr=False)
+    temporary: list[str] = field(default_factory=list, repr=False)  # graphs to drop when done
+
+    def release(self) -> None:
+        """Drop what only this analysis needed (a temporary reasoning version in a persistent store)."""
+        base = getattr(self.store, "base", self.store)
+        for graph in self.temporary:
+            base.clear(graph)
+        self.temporary = []
 
     @property
     def validation(self) -> Validation:
@@ -64,21 +74,78 @@ class Analysis:
 def analyse(path: Path | str, as_of: date | None = None, *, owl_engine: str = "auto",
             store_engine: str = "oxigraph", window_months: int = 12, expiring_days: int = 30,
             store: Store | None = None, progress: Progress = QUIET, limits: Limits = DEFAULT_LIMITS,
-            validator: str = "store") -> Analysis:
+            validator: str = "store", org: str | None = None) -> Analysis:
     """Load a register or RDF file (bounded by `limits`; the HTTP API passes
     `limits.API_LIMITS`) and reason over it, judged at `as_of`; the findings follow on demand
     (`Analysis.validation`) from the validator named by `validator` (validate.VALIDATORS: the
-    compiled shapes or pySHACL)."""
+    compiled shapes or pySHACL).
+
+    In a persistent store (on disk, a SPARQL server) the analysis becomes organisation `org`'s
+    (default: the register's organisation id) current version in one commit (workspace.py):
+    killed at any point, the store keeps its previous state."""
     check_validator(validator)
     store = store or open_store(store_engine)
-    with progress.stage("load") as note:
-        load_input(store, Path(path), limits)
-        note(f"{store.count(GRAPH_DATA):,} triples")
     params = Parameters(as_of or date.today(), window_months, expiring_days)
+    with progress.stage("load") as note:
+        data = read_data(Path(path), limits)  # read and checked before the store is touched
+        note(f"{data.count:,} triples read")
+    if not store.persistent:
+        with progress.stage("store") as note:
+            store_data(store, data)
+            note(f"{data.count:,} triples")
+        with progress.stage("reason") as note:
+            reasoning = reason(store, params, owl_engine, progress=note)
+            note(f"{reasoning.owl_triples + reasoning.rule_triples:,} triples inferred")
+        return Analysis(store, params, reasoning, progress, validator)
+    org = org or data.org
+    if org is None:
+        raise InputError(f"{Path(path).name}: the input names no single organisation (aims:Organization with "
+                         "aims:registerId); give its id with --org")
+
+    def fill(view: GraphView) -> ReasoningReport:
+        with progress.stage("store") as note:
+            store_data(view, data)
+            note(f"{data.count:,} triples")
+        with progress.stage("reason") as note:
+            report = reason(view, params, owl_engine, progress=note)
+            note(f"{report.owl_triples + report.rule_triples:,} triples inferred")
+        return report
+
+    reasoning = workspace.replace(store, org, fill)
+    return Analysis(workspace.current(store, org).view(store), params, reasoning, progress, validator)
+
+
+def analyse_stored(store: Store, as_of: date | None = None, *, org: str | None = None, owl_engine: str = "auto",
+                   window_months: int = 12, expiring_days: int = 30, progress: Progress = QUIET,
+                   validator: str = "store") -> Analysis:
+    """The analysis an organisation's current version in a persistent store holds, judged at
+    `as_of`: its inferences as they are when they were made at the same parameters, else
+    reasoned again over the same data into a temporary version (`Analysis.release` drops it;
+    nothing of the stored state changes)."""
+    check_validator(validator)
+    if not store.persistent:
+        raise InputError("give a register: an in-memory store holds nothing between commands "
+                         "(load it once into --store-dir DIR or a SPARQL server with aimsgraph load)")
+    params = Parameters(as_of or date.today(), window_months, expiring_days)
+    version = workspace.current(store, org)
+    view = version.view(store)
+    stored = set(view.triples(GRAPH_PARAMETERS))
+    if stored == {_plain(t) for t in params.triples()}:
+        return Analysis(view, params, ReasoningReport(owl_engine), progress, validator)
+    temporary = workspace.Version(version.org, version.data, workspace.new_version_id(), version.packaged)
+    view = temporary.view(store)
     with progress.stage("reason") as note:
-        reasoning = reason(store, params, owl_engine, progress=note)
-        note(f"{reasoning.owl_triples + reasoning.rule_triples:,} triples inferred")
-    return Analysis(store, params, reasoning, progress, validator)
+        reasoning = reason(view, params, owl_engine, progress=note)
+        note(f"{reasoning.owl_triples + reasoning.rule_triples:,} triples inferred (at {params.as_of})")
+    analysis = Analysis(view, params, reasoning, progress, validator)
+    analysis.temporary = [g for logical, g in temporary.mapping().items() if logical in (GRAPH_INFERRED, GRAPH_PARAMETERS)]
+    return analysis
+
+
+def _plain(t):
+    """A parameter triple as a store gives it back (xsd:string literals plain)."""
+    o = t[2]
+    return (t[0], t[1], Literal(str(o))) if isinstance(o, Literal) and o.datatype == XSD.string else t
 
 
 @lru_cache(maxsize=1)
