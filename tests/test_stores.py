@@ -267,3 +267,54 @@ def test_a_server_that_goes_away_mid_run_is_a_clear_error(tmp_path):
 def test_wrong_credentials_are_a_clear_error(oxigraph_server):
     bad = cli("orgs", "--store", oxigraph_server, "--store-auth", "nocolon")
     assert bad.returncode == 2 and "user:password" in bad.stderr
+
+
+# --- questions across the organisations of a store -----------------------------------------------
+
+
+@pytest.fixture
+def two_clients(tmp_path) -> Path:
+    """Northwind (the conformant example, audited 2025-09-16) and 'southwind', a copy that was
+    never audited and whose forecaster does social scoring (Art 5(1)(c))."""
+    import yaml
+
+    folder = tmp_path / "clients"
+    assert cli("load", str(CONFORMANT), "--store-dir", str(folder), *AS_OF_TEXT).returncode == 0
+    register = yaml.safe_load(CONFORMANT.read_text(encoding="utf-8"))
+    register["organization"].update(id="southwind", name="Southwind Logistics")
+    register["audits"] = []
+    for nc in register.get("nonconformities", []):
+        nc["refs"] = nc.get("refs", [])
+    register["ai_systems"][0]["eu_ai_act"] = {"roles": ["deployer"], "prohibited_practice": "c"}
+    path = tmp_path / "southwind.yaml"
+    path.write_text(yaml.safe_dump(register, sort_keys=False), encoding="utf-8")
+    loaded = cli("load", str(path), "--store-dir", str(folder), *AS_OF_TEXT)
+    assert loaded.returncode == 0, loaded.stderr
+    return folder
+
+
+def test_clients_without_an_internal_audit_in_the_year(two_clients):
+    result = cli("query", "organisations-without-internal-audit", "--store-dir", str(two_clients), "-p", "at=2026-01-31")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "organisation\tname\tlast_audit\tat\nsouthwind\tSouthwind Logistics\t\t2026-01-31\n"
+    later = cli("query", "organisations-without-internal-audit", "--store-dir", str(two_clients), "-p", "at=2026-09-17")
+    assert later.stdout.splitlines()[1:] == ["northwind\tNorthwind Analytics BV\t2025-09-16\t2026-09-17",
+                                             "southwind\tSouthwind Logistics\t\t2026-09-17"]
+    on_the_day = cli("query", "organisations-without-internal-audit", "--store-dir", str(two_clients), "-p", "at=2026-09-16")
+    assert [line.split("\t")[0] for line in on_the_day.stdout.splitlines()[1:]] == ["northwind", "southwind"]
+    day_before = cli("query", "organisations-without-internal-audit", "--store-dir", str(two_clients), "-p", "at=2026-09-15")
+    assert [line.split("\t")[0] for line in day_before.stdout.splitlines()[1:]] == ["southwind"]
+
+
+def test_clients_with_prohibited_practices(two_clients):
+    result = cli("query", "organisations-with-prohibited-practices", "--store-dir", str(two_clients))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "organisation\tsystem\tpractice\nsouthwind\tinbound-forecaster\teuaia:art5-1c\n"
+    only = cli("query", "organisations-with-prohibited-practices", "--store-dir", str(two_clients),
+               "-p", "organisation=northwind")
+    assert only.stdout == "organisation\tsystem\tpractice\n"
+
+
+def test_questions_across_organisations_need_a_store():
+    result = cli("query", "organisations-with-prohibited-practices")
+    assert result.returncode == 2 and "--store-dir DIR" in result.stderr

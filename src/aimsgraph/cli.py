@@ -420,7 +420,12 @@ def query(
             if named.needs_register and register is None and not stored:
                 raise InputError(f"query '{name}' reads register data: pass the register with -r REGISTER "
                                  "(or a store that holds one: --store-dir DIR)")
-    if register is not None or (stored and (text is not None or named.needs_register)):
+    if register is None and stored and text is None and named.reads == "organisations":
+        from . import workspace
+
+        with input_errors():
+            store = workspace.cross_organisation_view(open_run_store(run))
+    elif register is not None or (stored and (text is not None or named.needs_register)):
         store = run_analysis(register, run).store
     else:
         with input_errors():
