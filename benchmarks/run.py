@@ -1,295 +1,248 @@
-"""Reasoning and validation benchmarks: owlrl (reference) vs reasonable (fast), and pySHACL,
-on generated organisations of 10k / 100k / 1M triples (data + ontology + catalogues).
+"""The whole pipeline, timed by stage, on a generated organisation of N triples (data + ontology +
+catalogues), against the floor and, on request, the reference stack and a peer validator.
 
-Every measurement runs in a fresh process, started by a fresh wrapper process, so the
-wrapper's resource.getrusage(RUSAGE_CHILDREN).ru_maxrss is that measurement's own peak RSS
-(the counter is a high-water mark over all children, so one wrapper per measurement).
+    python -m benchmarks.run --triples 100k --reference --peer --json
 
-    python -m benchmarks.run --sizes 10k,100k --engines reasonable,owlrl --validate
-    python benchmarks/run.py --sizes 1m --engines reasonable --timeout-minutes 30
+Each measurement runs in a fresh process of its own (its peak RSS is its own `ru_maxrss`):
+
+- ours: `aimsgraph.pipeline.analyse` on the register (YAML) with the defaults (embedded
+  pyoxigraph, the `sparql` OWL 2 RL engine, the compiled validator), then every named query once;
+  stages load, reason, validate, queries and their total, in seconds;
+- floor: pyoxigraph loading the same triples (the register's RDF plus ontology and catalogues)
+  as N-Triples into an empty store, the least any RDF pipeline pays;
+- reference (`--reference`): the seed stack, the same register on the rdflib store with owlrl and
+  pySHACL, the same stages; `ratio` is its total over ours, `findings_equal` compares every
+  finding (rule, severity, focus, refs, message);
+- peer (`--peer`): pyshacl-turbo validating our reasoned graph with the same shapes.
+
+The last line printed is one JSON object with those figures (`--json`); a table comes before it.
+Generated registers are cached in benchmarks/data/ (ignored by git).
 """
 
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
+import contextlib
 import json
-import os
 import platform
-import pstats
 import resource
-import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.generate import AS_OF, DEFAULT_SEED, parse_size, plan_for_triples, write_data  # noqa: E402
+from benchmarks.generate import AS_OF, DATA_DIR, DEFAULT_SEED, parse_size, plan_for_triples, write_yaml  # noqa: E402
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
-REFERENCE_ENGINE, FAST_ENGINE = "owlrl", "reasonable"
-VALIDATOR = "pyshacl"
-PACKAGES = ("rdflib", "pyoxigraph", "reasonable", "owlrl", "pyshacl", "aimsgraph")
+STAGES = ("load", "reason", "validate", "queries")
 
 
-# --- inside the measured process ------------------------------------------------------------
+def register_file(triples: int, seed: int = DEFAULT_SEED) -> Path:
+    """The generated register for `triples` as YAML (cached)."""
+    plan = plan_for_triples(triples, seed)
+    from benchmarks.generate import _generator_version
+
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    path = DATA_DIR / f"org-{plan.systems}sys-seed{seed}-{_generator_version()}.yaml"
+    if not path.exists():
+        partial = path.with_suffix(".part")
+        write_yaml(plan, partial)
+        partial.replace(path)
+    return path
 
 
-def _loaded_store(data: Path):
-    from aimsgraph.load import load_packaged
+# --- inside the measured process --------------------------------------------------------------
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _stage_timer():
+    """A pipeline Progress that records each stage's seconds."""
+    from aimsgraph.pipeline import Progress
+
+    class StageTimer(Progress):
+        def __init__(self):
+            self.seconds: dict[str, float] = {}
+
+        @contextlib.contextmanager
+        def stage(self, name):
+            started = time.perf_counter()
+            yield lambda note: None
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
+
+    return StageTimer()
+
+
+def measure_pipeline(register: Path, stack: str, findings_out: Path | None) -> dict:
+    """load -> reason -> validate -> every named query once, on `stack` ('ours' or 'reference')."""
+    from aimsgraph.pipeline import analyse
+    from aimsgraph.query import named_queries, run_named
+    from aimsgraph.reason import load_rules
+    from aimsgraph.validate import shapes_graph
+
+    load_rules()  # parsing the shipped rules and shapes is start-up, not a stage
+    shapes_graph()
+    options = {} if stack == "ours" else {"store_engine": "rdflib", "owl_engine": "owlrl", "validator": "pyshacl"}
+    timer = _stage_timer()
+    analysis = analyse(register, AS_OF, progress=timer, **options)
+    findings = analysis.validation.findings
+    started = time.perf_counter()
+    per_query = {}
+    for name in named_queries():
+        began = time.perf_counter()
+        run_named(analysis.store, name)
+        per_query[name] = round(time.perf_counter() - began, 4)
+    timer.seconds["queries"] = time.perf_counter() - started
+    stages = {stage: round(timer.seconds.get(stage, 0.0), 3) for stage in STAGES}
+    stages["total"] = round(sum(stages.values()), 3)
+    if findings_out is not None:
+        findings_out.write_text(json.dumps([f.as_json() for f in findings]), encoding="utf-8")
+    return {"stages": stages, "peak_mb": round(_peak_mb()), "findings": len(findings), "per_query_s": per_query,
+            "per_rule_s": {k: round(v, 3) for k, v in sorted(analysis.reasoning.seconds_per_rule.items(),
+                                                              key=lambda kv: -kv[1])[:8]}}
+
+
+def measure_floor(register: Path) -> dict:
+    """pyoxigraph loading the same triples as N-Triples into an empty store."""
+    import pyoxigraph as ox
+
+    from aimsgraph.load import load_input
     from aimsgraph.namespaces import GRAPH_DATA
     from aimsgraph.store import OxigraphStore
 
-    store = OxigraphStore()
-    load_packaged(store)
-    store.load(data.read_bytes(), "nt", GRAPH_DATA)
-    return store
-
-
-def _time_calls(store, method: str, spent: dict[str, float], key=lambda *args: "all") -> None:
-    """Add the seconds spent in `store.<method>` to `spent[key(*args)]` (keys that are None are
-    not counted): instruments one measurement without touching the code under test."""
-    original = getattr(store, method)
-
-    def timed(*args, **kwargs):
+    prepared = OxigraphStore()
+    load_input(prepared, register)  # data + ontology + catalogues, as our pipeline holds them
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "all.nt"
+        with path.open("wb") as out:
+            for graph in prepared.graphs():
+                quads = prepared._store.quads_for_pattern(None, None, None, ox.NamedNode(graph))  # noqa: SLF001
+                out.write(ox.serialize((q.triple for q in quads), format=ox.RdfFormat.N_TRIPLES))
+        triples = prepared.count(GRAPH_DATA) + sum(prepared.count(g) for g in prepared.graphs() if g != GRAPH_DATA)
+        del prepared
         started = time.perf_counter()
-        try:
-            return original(*args, **kwargs)
-        finally:
-            name = key(*args)
-            if name is not None:
-                spent[name] = spent.get(name, 0.0) + time.perf_counter() - started
-
-    setattr(store, method, timed)
+        empty = ox.Store()
+        empty.load(path=str(path), format=ox.RdfFormat.N_TRIPLES)
+        seconds = time.perf_counter() - started
+    return {"floor_s": round(seconds, 3), "triples": triples, "loaded": len(empty)}
 
 
-def measure(kind: str, engine: str, data: Path, profile: Path | None = None) -> dict:
-    """One measurement in this process: 'reason' with an OWL engine, or 'validate' (pySHACL on
-    the graph reasoned with the fast engine). Returns seconds per phase and sizes."""
-    from aimsgraph.reason import Parameters, load_rules, reason
-    from aimsgraph.validate import validate
+def measure_peer(register: Path) -> dict:
+    """pyshacl-turbo on our reasoned graph (copied to rdflib, not timed), with the same shapes."""
+    import pyshacl_turbo
 
+    from aimsgraph.pipeline import analyse
+    from aimsgraph.validate import shapes_graph
+
+    analysis = analyse(register, AS_OF)
+    data, shapes = analysis.store.to_rdflib(), shapes_graph()
     started = time.perf_counter()
-    store = _loaded_store(data)
-    out: dict = {"seconds_load": time.perf_counter() - started,
-                 "triples": sum(store.count(g) for g in store.graphs())}
-    profiler = cProfile.Profile() if profile else None
-    params = Parameters(AS_OF)
-    if kind == "reason":
-        conversion: dict[str, float] = {}  # store terms -> rdflib terms for the OWL engine
-        _time_calls(store, "to_rdflib", conversion, lambda *_: "to_rdflib")
-        _time_calls(store, "triples", conversion, lambda *_: "triples")  # to_rdflib calls it: nested, so max()
-        rule_of_query = {getattr(rule, form): rule.id for rule in load_rules()  # CONSTRUCT, or SELECT of its WHERE
-                         for form in ("query", "select_query") if hasattr(rule, form)}
-        rule_seconds: dict[str, float] = {}  # the CONSTRUCT queries alone, summed over fixpoint rounds
-        _time_calls(store, "query", rule_seconds, lambda sparql, *_: rule_of_query.get(sparql))
-        if profiler:
-            profiler.enable()
-        report = reason(store, params, engine)
-        if profiler:
-            profiler.disable()
-        convert = max(conversion.values(), default=0.0)
-        out.update(seconds_convert=convert, seconds_owl=report.seconds_owl - convert,
-                   seconds_rules=report.seconds_rules, owl_triples=report.owl_triples,
-                   rule_triples=report.rule_triples, per_rule=report.per_rule,
-                   seconds_per_rule_query=dict(sorted(rule_seconds.items(), key=lambda kv: -kv[1])))
-        out["seconds"] = report.seconds_owl + report.seconds_rules
-    else:
-        reason(store, params, FAST_ENGINE)
-        if profiler:
-            profiler.enable()
-        started = time.perf_counter()
-        validation = validate(store)
-        out["seconds"] = time.perf_counter() - started
-        if profiler:
-            profiler.disable()
-        per_rule: dict[str, int] = {}
-        for finding in validation.findings:
-            per_rule[finding.rule] = per_rule.get(finding.rule, 0) + 1
-        out.update(findings=len(validation.findings), violations=validation.violations, per_rule=per_rule)
-    if profiler:
-        text = io.StringIO()
-        pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(40)
-        profile.write_text(text.getvalue(), encoding="utf-8")
-    return out
+    pyshacl_turbo.validate(data, shacl_graph=shapes, inference="none", allow_warnings=True, allow_infos=True)
+    return {"peer_validate_s": round(time.perf_counter() - started, 3), "peak_mb": round(_peak_mb())}
 
 
-# --- isolation: wrapper process -> measured process -----------------------------------------
+# --- the driver -----------------------------------------------------------------------------------
 
 
-def _script_command(*args: str) -> list[str]:
-    return [sys.executable, str(Path(__file__).resolve()), *args]
-
-
-def wrap(timeout: float, command: list[str]) -> dict:
-    """Run `command` (which prints one JSON line) with a timeout; add its own peak RSS."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def isolated(job: str, register: Path, timeout_s: float, findings_out: Path | None = None) -> dict:
+    """Run one measurement in a fresh process; its last output line is its JSON result."""
+    command = [sys.executable, "-m", "benchmarks.run", "--job", job, "--register", str(register)]
+    if findings_out is not None:
+        command += ["--findings-out", str(findings_out)]
     try:
-        stdout, stderr = proc.communicate(timeout=timeout)
-        result = {"timed_out": False, "returncode": proc.returncode}
-        if proc.returncode == 0:
-            result.update(json.loads(stdout.strip().splitlines()[-1]))
-        else:
-            result["error"] = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit {proc.returncode}"
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s,
+                              cwd=Path(__file__).resolve().parent.parent)
     except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        result = {"timed_out": True}
-    result["wall_seconds"] = time.perf_counter() - started
-    # Linux reports ru_maxrss in KiB
-    result["peak_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return result
-
-
-def isolated(kind: str, engine: str, data: Path, timeout: float, profile: Path | None = None) -> dict:
-    """One measurement in a fresh wrapper + worker pair (see module docstring)."""
-    worker = _script_command("--worker", kind, "--engine", engine, "--data", str(data))
-    if profile:
-        worker += ["--profile-to", str(profile)]
-    wrapper = _script_command("--wrap", str(timeout), "--", *worker)
-    done = subprocess.run(wrapper, capture_output=True, text=True, check=True)
+        return {"error": f"timed out after {timeout_s:.0f} s"}
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"}
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-# --- the benchmark: sizes x engines, table, JSON ------------------------------------------------
+def run(triples: int, reference: bool, peer: bool, timeout_s: float, seed: int) -> dict:
+    register = register_file(triples, seed)
+    with tempfile.TemporaryDirectory() as folder:
+        ours_findings, reference_findings = Path(folder) / "ours.json", Path(folder) / "reference.json"
+        floor = isolated("floor", register, timeout_s)
+        ours = isolated("ours", register, timeout_s, ours_findings)
+        result: dict = {"triples": floor.get("triples", triples), "stages": ours.get("stages"),
+                        "peak_mb": ours.get("peak_mb"), "findings": ours.get("findings"),
+                        "floor_s": floor.get("floor_s"), "per_query_s": ours.get("per_query_s"),
+                        "per_rule_s": ours.get("per_rule_s")}
+        if "error" in ours:
+            result["error"] = ours["error"]
+        if result["stages"] and result["floor_s"]:
+            result["floor_ratio"] = round(result["stages"]["total"] / result["floor_s"], 2)
+        if reference:
+            ref = isolated("reference", register, timeout_s, reference_findings)
+            result["reference"] = {"stages": ref.get("stages"), "peak_mb": ref.get("peak_mb"),
+                                   **({"error": ref["error"]} if "error" in ref else {})}
+            if ref.get("stages") and result["stages"]:
+                result["ratio"] = round(ref["stages"]["total"] / result["stages"]["total"], 1)
+                result["findings_equal"] = (json.loads(ours_findings.read_text(encoding="utf-8"))
+                                            == json.loads(reference_findings.read_text(encoding="utf-8")))
+        if peer:
+            other = isolated("peer", register, timeout_s)
+            result["peer_validate_s"] = other.get("peer_validate_s")
+            if other.get("peer_validate_s") and result["stages"]:
+                result["peer_validate_ratio"] = round(other["peer_validate_s"] / max(result["stages"]["validate"], 1e-3), 1)
+            if "error" in other:
+                result["peer_error"] = other["error"]
+    result["machine"] = {"python": platform.python_version(), "cpus": _cpus(), "platform": platform.platform()}
+    return result
 
 
-def _summary(kind: str, engine: str, label: str, runs: list[dict], timeout_minutes: float) -> dict:
-    ok = [r for r in runs if not r.get("timed_out") and "error" not in r]
-    row = {"size": label, "kind": kind, "engine": engine, "runs": runs,
-           "peak_mb": max(r["peak_mb"] for r in runs)}
-    if not ok:
-        failed = runs[0]
-        row["status"] = (f"timed out after {timeout_minutes:g} min" if failed.get("timed_out")
-                         else f"failed: {failed.get('error')}")
-        return row
-    row["status"] = "ok"
-    row["triples"] = ok[0]["triples"]
-    for key in ("seconds", "seconds_convert", "seconds_owl", "seconds_rules"):
-        if key in ok[0]:
-            row[key] = statistics.median(r[key] for r in ok)
-    for key in ("owl_triples", "rule_triples", "findings", "violations"):
-        if key in ok[0]:
-            row[key] = ok[0][key]
-    return row
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _seconds(value: float | None) -> str:
-    return "–" if value is None else f"{value:.2f}" if value < 100 else f"{value:.0f}"
-
-
-def table(rows: list[dict]) -> str:
-    """Markdown table: reasoning rows (phases separately, ratio reference/fast), then validation."""
-    fast = {r["size"]: r for r in rows if r["kind"] == "reason" and r["engine"] == FAST_ENGINE and r["status"] == "ok"}
-    lines = ["| size | triples | stage | engine | convert s | OWL s | rules s | total s | peak MB | "
-             "ratio ref/fast (OWL, total) | derived / findings |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        triples = f"{r['triples']:,}" if "triples" in r else "–"
-        if r["status"] != "ok":
-            lines.append(f"| {r['size']} | {triples} | {r['kind']} | {r['engine']} | – | – | – | {r['status']} | "
-                         f"{r['peak_mb']:.0f} | – | – |")
-            continue
-        if r["kind"] == "reason":
-            ratio = "–"
-            base = fast.get(r["size"])
-            if r["engine"] == REFERENCE_ENGINE and base:
-                ratio = f"{r['seconds_owl'] / base['seconds_owl']:.0f}x, {r['seconds'] / base['seconds']:.1f}x"
-            derived = f"{r['owl_triples']:,} OWL + {r['rule_triples']:,} rule"
-            lines.append(f"| {r['size']} | {triples} | reason | {r['engine']} | {_seconds(r.get('seconds_convert', r.get('seconds_to_rdflib')))} | "
-                         f"{_seconds(r['seconds_owl'])} | {_seconds(r['seconds_rules'])} | {_seconds(r['seconds'])} | "
-                         f"{r['peak_mb']:.0f} | {ratio} | {derived} |")
-        else:
-            lines.append(f"| {r['size']} | {triples} | validate | {r['engine']} | – | – | – | {_seconds(r['seconds'])} | "
-                         f"{r['peak_mb']:.0f} | – | {r['findings']:,} findings ({r['violations']:,} violations) |")
+def table(result: dict) -> str:
+    stages = result.get("stages") or {}
+    lines = [f"triples {result['triples']:,}; floor {result.get('floor_s')} s; peak {result.get('peak_mb')} MB; "
+             f"{result.get('findings')} findings",
+             "stage     ours (s)  reference (s)"]
+    ref = (result.get("reference") or {}).get("stages") or {}
+    for stage in (*STAGES, "total"):
+        lines.append(f"{stage:<9} {stages.get(stage, '-'):>8}  {ref.get(stage, '-'):>13}")
+    for key in ("floor_ratio", "ratio", "findings_equal", "peer_validate_s", "peer_validate_ratio"):
+        if key in result:
+            lines.append(f"{key}: {result[key]}")
     return "\n".join(lines)
 
 
-def machine() -> dict:
-    versions = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
-    return {"python": platform.python_version(), "platform": platform.platform(), "cpu": cpu,
-            "cpus": os.cpu_count(), "load_average": os.getloadavg(), "versions": versions}
-
-
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--wrap"]:
-        print(json.dumps(wrap(float(argv[1]), argv[3:])))
-        return 0
-    parser = argparse.ArgumentParser(description="Reasoning and validation benchmarks (see benchmarks/README.md)")
-    parser.add_argument("--sizes", default="10k,100k", help="comma-separated target triple counts: 10k,100k,1m")
-    parser.add_argument("--engines", default=f"{FAST_ENGINE},{REFERENCE_ENGINE}", help="OWL engines to time")
-    parser.add_argument("--validate", action="store_true", help="also time pySHACL validation")
-    parser.add_argument("--no-reason", action="store_true", help="skip the reasoning measurements")
-    parser.add_argument("--timeout-minutes", type=float, default=30.0, help="per measurement")
-    parser.add_argument("--repeat", type=int, help="runs per measurement (default: 3 below 100k triples, else 1)")
+    parser = argparse.ArgumentParser(description="The pipeline timed by stage (see BENCHMARKS.md)")
+    parser.add_argument("--triples", default="100k", help="target size incl. ontology and catalogues: 10k, 100k, 1m")
+    parser.add_argument("--reference", action="store_true", help="also time the seed stack (rdflib, owlrl, pySHACL)")
+    parser.add_argument("--peer", action="store_true", help="also time pyshacl-turbo on the same reasoned graph")
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON line, last")
+    parser.add_argument("--timeout-minutes", type=float, default=60.0, help="per measurement")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--profile", action="store_true", help="write cProfile top-40 per measurement to results/")
-    parser.add_argument("--table", nargs="+", type=Path, metavar="JSON",
-                        help="print one table from earlier results files instead of measuring")
-    parser.add_argument("--worker", choices=("reason", "validate"), help=argparse.SUPPRESS)
-    parser.add_argument("--engine", help=argparse.SUPPRESS)
-    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--profile-to", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--job", choices=("ours", "reference", "floor", "peer"), help=argparse.SUPPRESS)
+    parser.add_argument("--register", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--findings-out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.worker:
-        print(json.dumps(measure(args.worker, args.engine, args.data, args.profile_to)))
+    if args.job:
+        if args.job in ("ours", "reference"):
+            out = measure_pipeline(args.register, args.job, args.findings_out)
+        elif args.job == "floor":
+            out = measure_floor(args.register)
+        else:
+            out = measure_peer(args.register)
+        print(json.dumps(out))
         return 0
-    if args.table:
-        print(table([row for path in args.table for row in json.loads(path.read_text(encoding="utf-8"))["rows"]]))
-        return 0
-    return run_benchmarks(args)
-
-
-def run_benchmarks(args: argparse.Namespace) -> int:
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    timeout = args.timeout_minutes * 60
-    jobs = [("reason", e.strip()) for e in args.engines.split(",") if e.strip() and not args.no_reason]
-    if args.validate:
-        jobs.append(("validate", VALIDATOR))
-    rows = []
-    info = {"started": stamp, "as_of": AS_OF.isoformat(), "seed": args.seed, "machine": machine(),
-            "command": " ".join(["python -m benchmarks.run", *sys.argv[1:]]), "rows": rows}
-    for label in (s.strip() for s in args.sizes.split(",") if s.strip()):
-        target = parse_size(label)
-        plan = plan_for_triples(target, args.seed)
-        print(f"[{label}] generating {plan.systems} systems ...", file=sys.stderr, flush=True)
-        data = write_data(plan)
-        repeat = args.repeat or (3 if target < 100_000 else 1)
-        for kind, engine in jobs:
-            runs = []
-            for n in range(repeat):
-                profile = RESULTS_DIR / f"profile-{stamp}-{label}-{kind}-{engine}.txt" if args.profile and n == 0 else None
-                print(f"[{label}] {kind} {engine} run {n + 1}/{repeat} ...", file=sys.stderr, flush=True)
-                runs.append(isolated(kind, engine, data, timeout, profile))
-                if runs[-1].get("timed_out"):
-                    break  # a second timed-out run teaches nothing
-            row = _summary(kind, engine, label, runs, args.timeout_minutes)
-            row["systems"] = plan.systems
-            rows.append(row)
-            print(f"[{label}] {kind} {engine}: {row['status']} {row.get('seconds', '')}", file=sys.stderr, flush=True)
-            (RESULTS_DIR / f"bench-{stamp}.json").write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
-    info["finished"] = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    info["load_average_end"] = os.getloadavg()
-    (RESULTS_DIR / f"bench-{stamp}.json").write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
-    print(table(rows))
-    print(f"\nresults: {RESULTS_DIR / f'bench-{stamp}.json'}", file=sys.stderr)
-    return 0
+    result = run(parse_size(args.triples), args.reference, args.peer, args.timeout_minutes * 60, args.seed)
+    print(table(result), file=sys.stderr if args.json else sys.stdout)
+    if args.json:
+        print(json.dumps(result))
+    return 1 if "error" in result else 0
 
 
 if __name__ == "__main__":

@@ -217,7 +217,7 @@ def test_fria_and_use_registration_bind_deployers_only(public):
 def test_classify_cli_finsecure_credit_scorer():
     result = subprocess.run([sys.executable, "-m", "aimsgraph", "classify", str(FINSECURE), "--as-of", "2026-01-31",
                              "--format", "json"], capture_output=True, text=True, cwd=ROOT)
-    assert result.returncode in (0, 1), result.stderr  # read; 1 = the register has violations
+    assert result.returncode == 0, result.stderr  # an answering command: 0 although the register has violations
     systems = {s["id"]: s for s in json.loads(result.stdout)["systems"]}
     assert systems["credit-scorer"] == {
         "id": "credit-scorer", "category": "high-risk", "gpai": False,

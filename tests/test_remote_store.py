@@ -10,6 +10,7 @@ from rdflib import Literal, URIRef
 from aimsgraph.errors import QueryError, StoreError
 from aimsgraph.namespaces import AIMS, GRAPH_DATA, GRAPH_INFERRED
 from aimsgraph.pipeline import analyse, classify
+from aimsgraph.shacl import result_key
 from aimsgraph.store import RemoteStore, inline_bindings, open_store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,6 +29,16 @@ def test_remote_store_gives_the_same_findings_and_classification(remote_and_embe
     remote, embedded = remote_and_embedded
     assert remote.validation.findings == embedded.validation.findings
     assert classify(remote.store) == classify(embedded.store)
+
+
+def test_remote_store_runs_the_compiled_shapes_with_the_same_results(remote_and_embedded):
+    """The compiled validator sends its queries to the server (Store.query only) and gets the
+    embedded store's SHACL results."""
+    remote, embedded = remote_and_embedded
+    assert remote.validation.engine == embedded.validation.engine == "store"
+    keys = lambda v: sorted(result_key(r, v.shapes) for r in v.results)  # noqa: E731
+    assert keys(remote.validation) == keys(embedded.validation)
+    assert len(remote.validation.results) == 11
 
 
 def test_remote_store_holds_the_same_named_graphs(remote_and_embedded):

@@ -44,7 +44,7 @@ def report_file(tmp_path_factory) -> Path:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("aimsgraph.cli.analyse", analysed)
         result = CliRunner().invoke(app, ["report", str(FINSECURE), "--as-of", "2026-01-31", "-o", str(out)])
-    assert result.exit_code == 1, result.output  # written, and FinSecure has violations
+    assert result.exit_code == 0, result.output  # written; --fail-on never is the default for report
     return out
 
 

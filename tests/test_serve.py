@@ -129,6 +129,20 @@ def test_gaps_route_matches_the_cli_document(client, service):
     only = client.get("/gaps", params={"rule": "evidence-expired"}).json()["findings"]
     assert [(f["rule"], f["focus"]) for f in only] == [("evidence-expired", "EV-16")]
     assert client.get("/gaps", params={"severity": "bad"}).status_code == 400
+    unknown = client.get("/gaps", params={"rule": "evidence-expird"})
+    assert unknown.status_code == 400
+    assert unknown.json()["detail"].startswith("no rule 'evidence-expird'; did you mean 'evidence-expired'?")
+    assert client.get("/gaps", params={"system": "nosuch"}).status_code == 400
+
+
+def test_api_docs_need_no_cdn(client):
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "cdn." not in page.text and "unpkg" not in page.text
+    assert "/static-offline-docs/swagger-ui-bundle.js" in page.text
+    assert client.get("/static-offline-docs/swagger-ui-bundle.js").status_code == 200
+    assert client.get("/static-offline-docs/swagger-ui.css").status_code == 200
+    assert "cdn." not in client.get("/redoc").text
 
 
 def test_post_gaps_checks_a_register_in_the_body(client):

@@ -90,7 +90,7 @@ def test_finsecure_soa_xlsx_opens_with_38_annex_a_rows_and_own_controls(cli_runn
     openpyxl = pytest.importorskip("openpyxl", reason="the reports extra (openpyxl) is not installed")
     out = tmp_path / "soa.xlsx"
     result = cli_runner.invoke(app, ["soa", str(FINSECURE), "--as-of", "2026-01-31", "-o", str(out), "--format", "xlsx"])
-    assert result.exit_code == 1, result.output  # FinSecure has violations
+    assert result.exit_code == 0, result.output  # an exporting command: 0 although FinSecure has violations
     sheet = openpyxl.load_workbook(out)["Statement of Applicability"]
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0] == HEADERS

@@ -274,7 +274,7 @@ def test_cli_trace_writes_exports_and_prints_the_tree(cli_runner, tmp_path):
     result = cli_runner.invoke(app, ["trace", str(FIXTURE), "R-2", "--as-of", "2026-01-31",
                                  "--graphml", str(tmp_path / "t.graphml"), "--dot", str(tmp_path / "t.dot"),
                                  "--svg", str(tmp_path / "t.svg")])
-    assert result.exit_code == 1, result.output  # the fixture has violations (missing SoA rows)
+    assert result.exit_code == 0, result.output  # an answering command: 0 although the fixture has violations
     assert result.stdout.startswith("risk R-2 — A feature is a proxy for nationality")
     assert nx.read_graphml(tmp_path / "t.graphml").number_of_edges() == 3
     assert (tmp_path / "t.dot").read_text().startswith("digraph trace {")
@@ -304,7 +304,7 @@ def test_cli_png_without_graphviz_is_a_clear_error(cli_runner, tmp_path, monkeyp
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz dot is not installed (apt-get install graphviz)")
 def test_cli_png_with_graphviz(cli_runner, tmp_path):
     result = cli_runner.invoke(app, ["trace", str(FIXTURE), "R-2", "--as-of", "2026-01-31", "--png", str(tmp_path / "t.png")])
-    assert result.exit_code == 1
+    assert result.exit_code == 0
     assert (tmp_path / "t.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

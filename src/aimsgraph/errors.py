@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -24,7 +26,7 @@ class Problem:
             where += f": entry '{self.entry}'"
         if self.key:
             where += f", key '{self.key}'"
-        return f"{where}: {self.message}"
+        return f"{where}: {self.message}" if where else self.message
 
 
 class InputError(AimsGraphError):
@@ -60,3 +62,18 @@ class NetworkAccessError(QueryError):
 
 class StoreError(AimsGraphError):
     """The store could not be reached or refused an operation."""
+
+
+class ShapesError(AimsGraphError):
+    """The SHACL shapes are malformed or use a feature the compiled validator does not support
+    (raised when the shapes are compiled, before any data is looked at)."""
+
+
+def unknown_name(what: str, given: str, known: Iterable[str]) -> str:
+    """The message for a name that is not one of `known`: "no rule 'risk-untreatd'; did you mean
+    'risk-untreated'? (known: ...)", with the closest match when there is one."""
+    names = sorted(set(known))
+    close = difflib.get_close_matches(given, names, n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    listed = ", ".join(names) if len(names) <= 40 else ", ".join(names[:40]) + ", …"
+    return f"no {what} '{given}'{hint} (known: {listed or 'none'})"

@@ -23,7 +23,7 @@ from .namespaces import (
     expand_curie,
     to_curie,
 )
-from .reason import ReasoningReport, rule_by_id
+from .reason import ReasoningReport, rule_justification
 from .store import Node, Store, Triple
 
 GRAPH_NAMES = {GRAPH_DATA: "data", GRAPH_CATALOGUES: "catalogues", GRAPH_ONTOLOGY: "ontology",
@@ -168,16 +168,15 @@ def _explain(store: Store, reasoning: ReasoningReport, triple: Triple, seen: set
     if triple in seen or depth > MAX_DEPTH:  # a derived fact is explained once per tree
         return Explanation(triple, "seen")
     seen.add(triple)
-    rule_id = reasoning.derived_by.get(triple)
-    if rule_id is not None:
-        rule = rule_by_id(rule_id)
-        bindings = reasoning.bindings.get(triple, {})
+    found = rule_justification(store, triple)
+    if found is not None:
+        rule, bindings = found
         premises = [t for t in rule.premise_triples(bindings) if t != triple and store.has(t)]
         return Explanation(triple, "rule", graph="inferred", rule=rule.id, purpose=rule.purpose, source=rule.source,
                            bindings=bindings,
                            premises=[_explain(store, reasoning, t, seen, depth + 1) for t in premises])
     axioms, premises = owl_justification(store, triple)
-    return Explanation(triple, "owl", graph="inferred", rule=f"OWL 2 RL ({reasoning.owl_engine})",
+    return Explanation(triple, "owl", graph="inferred", rule="OWL 2 RL",
                        source="W3C OWL 2 RL/RDF rules", axioms=axioms,
                        premises=[_explain(store, reasoning, t, seen, depth + 1) for t in premises])
 

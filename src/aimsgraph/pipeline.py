@@ -1,54 +1,193 @@
 """The stages joined up: load -> reason -> validate, and the answers built on them (gaps,
-classify). CLI commands and API routes call these plain functions and only format the result."""
+classify). CLI commands and API routes call these plain functions and only format the result.
+
+A command runs only the stages it needs: `analyse` loads and reasons; validation runs the first
+time `Analysis.validation` is read (gaps, report, demo), never for classify, query or trace.
+Each stage tells a `Progress` when it starts, what it has done and when it ends; the CLI shows
+that on a terminal."""
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 
 from rdflib import Literal, URIRef
+from rdflib.namespace import XSD
 
 from .acttext import applied_text, check_choice
-from .load import load_input
-from .namespaces import to_curie
+from .errors import InputError, Problem, unknown_name
+from .limits import DEFAULT_LIMITS, Limits
+from . import workspace
+from .load import read_data, store_data
+from .namespaces import AIMS, GRAPH_INFERRED, GRAPH_PARAMETERS, to_curie
 from .query import rows_as_text, run_named
 from .reason import Parameters, ReasoningReport, reason
-from .store import Store, open_store
-from .validate import Finding, Validation, readiness, validate
+from .store import GraphView, Store, open_store
+from .validate import SEVERITY_RANK, Finding, Validation, check_validator, readiness, shapes_graph, validate
+
+
+class Progress:
+    """Told about each stage of a run; this base class stays silent (tests, the API, pipes)."""
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[Callable[[str], None]]:
+        """Runs around one stage; the callable it yields takes a short note of what the stage has
+        done so far ("12,345 triples"), shown beside the stage's name and elapsed time."""
+        yield lambda note: None
+
+
+QUIET = Progress()
 
 
 @dataclass
 class Analysis:
+    """One register judged at one date: the store after loading and reasoning, and the findings,
+    computed the first time they are asked for."""
+
     store: Store
     params: Parameters
     reasoning: ReasoningReport
-    validation: Validation
+    progress: Progress = field(default=QUIET, repr=False)
+    validator: str = "store"
+    _validation: Validation | None = field(default=None, repr=False)
+    temporary: list[str] = field(default_factory=list, repr=False)  # graphs to drop when done
+
+    def release(self) -> None:
+        """Drop what only this analysis needed (a temporary reasoning version in a persistent store)."""
+        base = getattr(self.store, "base", self.store)
+        for graph in self.temporary:
+            base.clear(graph)
+        self.temporary = []
+
+    @property
+    def validation(self) -> Validation:
+        if self._validation is None:
+            with self.progress.stage("validate") as note:
+                self._validation = validate(self.store, self.validator)
+                note(f"{len(self._validation.findings):,} findings")
+        return self._validation
 
 
-def analyse(path: Path | str, as_of: date | None = None, *, owl_engine: str = "reasonable",
+def analyse(path: Path | str, as_of: date | None = None, *, owl_engine: str = "auto",
             store_engine: str = "oxigraph", window_months: int = 12, expiring_days: int = 30,
-            ai_act_text: str = "auto", store: Store | None = None) -> Analysis:
-    """Load a register or RDF file, reason over it and validate it, judged at `as_of` under the
-    text of the EU AI Act `ai_act_text` names (original, amended, or auto: the one in force)."""
+            store: Store | None = None, progress: Progress = QUIET, limits: Limits = DEFAULT_LIMITS,
+            validator: str = "store", org: str | None = None, ai_act_text: str = "auto") -> Analysis:
+    """Load a register or RDF file (bounded by `limits`; the HTTP API passes
+    `limits.API_LIMITS`) and reason over it, judged at `as_of`; the findings follow on demand
+    (`Analysis.validation`) from the validator named by `validator` (validate.VALIDATORS: the
+    compiled shapes or pySHACL).
+
+    In a persistent store (on disk, a SPARQL server) the analysis becomes organisation `org`'s
+    (default: the register's organisation id) current version in one commit (workspace.py):
+    killed at any point, the store keeps its previous state.
+
+    Everything is judged under the text of the EU AI Act `ai_act_text` names: `original`, `amended`
+    (by Regulation (EU) 2026/1744), or `auto`, the text in force at `as_of` (acttext.py)."""
+    check_validator(validator)
     check_choice(ai_act_text)
     store = store or open_store(store_engine)
-    load_input(store, Path(path))
     params = Parameters(as_of or date.today(), window_months, expiring_days, ai_act_text)
-    reasoning = reason(store, params, owl_engine)
-    return Analysis(store, params, reasoning, validate(store))
+    with progress.stage("load") as note:
+        data = read_data(Path(path), limits)  # read and checked before the store is touched
+        note(f"{data.count:,} triples read")
+    if not store.persistent:
+        with progress.stage("store") as note:
+            store_data(store, data)
+            note(f"{data.count:,} triples")
+        with progress.stage("reason") as note:
+            reasoning = reason(store, params, owl_engine, progress=note)
+            note(f"{reasoning.owl_triples + reasoning.rule_triples:,} triples inferred")
+        return Analysis(store, params, reasoning, progress, validator)
+    org = org or data.org
+    if org is None:
+        raise InputError(f"{Path(path).name}: the input names no single organisation (aims:Organization with "
+                         "aims:registerId); give its id with --org")
+
+    def fill(view: GraphView) -> ReasoningReport:
+        with progress.stage("store") as note:
+            store_data(view, data)
+            note(f"{data.count:,} triples")
+        with progress.stage("reason") as note:
+            report = reason(view, params, owl_engine, progress=note)
+            note(f"{report.owl_triples + report.rule_triples:,} triples inferred")
+        return report
+
+    reasoning = workspace.replace(store, org, fill)
+    return Analysis(workspace.current(store, org).view(store), params, reasoning, progress, validator)
+
+
+def analyse_stored(store: Store, as_of: date | None = None, *, org: str | None = None, owl_engine: str = "auto",
+                   window_months: int = 12, expiring_days: int = 30, progress: Progress = QUIET,
+                   validator: str = "store", ai_act_text: str = "auto") -> Analysis:
+    """The analysis an organisation's current version in a persistent store holds, judged at
+    `as_of`: its inferences as they are when they were made at the same parameters, else
+    reasoned again over the same data into a temporary version (`Analysis.release` drops it;
+    nothing of the stored state changes)."""
+    check_validator(validator)
+    check_choice(ai_act_text)
+    if not store.persistent:
+        raise InputError("give a register: an in-memory store holds nothing between commands "
+                         "(load it once into --store-dir DIR or a SPARQL server with aimsgraph load)")
+    params = Parameters(as_of or date.today(), window_months, expiring_days, ai_act_text)
+    version = workspace.current(store, org)
+    view = version.view(store)
+    stored = set(view.triples(GRAPH_PARAMETERS))
+    if stored == {_plain(t) for t in params.triples()}:
+        return Analysis(view, params, ReasoningReport(owl_engine), progress, validator)
+    temporary = workspace.Version(version.org, version.data, workspace.new_version_id(), version.packaged)
+    view = temporary.view(store)
+    with progress.stage("reason") as note:
+        reasoning = reason(view, params, owl_engine, progress=note)
+        note(f"{reasoning.owl_triples + reasoning.rule_triples:,} triples inferred (at {params.as_of})")
+    analysis = Analysis(view, params, reasoning, progress, validator)
+    analysis.temporary = [g for logical, g in temporary.mapping().items() if logical in (GRAPH_INFERRED, GRAPH_PARAMETERS)]
+    return analysis
+
+
+def _plain(t):
+    """A parameter triple as a store gives it back (xsd:string literals plain)."""
+    o = t[2]
+    return (t[0], t[1], Literal(str(o))) if isinstance(o, Literal) and o.datatype == XSD.string else t
+
+
+@lru_cache(maxsize=1)
+def rule_ids() -> frozenset[str]:
+    """The conformity rule ids the shipped shapes report."""
+    return frozenset(str(o) for o in shapes_graph().objects(None, AIMS.ruleId))
+
+
+def system_ids(store: Store) -> list[str]:
+    rows = store.query("SELECT ?id WHERE { ?system a aims:AISystem ; aims:registerId ?id }").rows
+    return sorted(str(r["id"]) for r in rows)
+
+
+def check_filters(store: Store, severity: str | None = None, rule: str | None = None,
+                  system: str | None = None) -> None:
+    """Refuse a filter that can match nothing because it names no severity, rule or AI system
+    (InputError, naming the closest known value), so a typo is not read as "no findings"."""
+    problems = []
+    if severity is not None and severity not in SEVERITY_RANK:
+        problems.append(unknown_name("severity", severity, SEVERITY_RANK))
+    if rule is not None and rule not in rule_ids():
+        problems.append(unknown_name("rule", rule, rule_ids()))
+    if system is not None and system not in (known := system_ids(store)):
+        problems.append(unknown_name("AI system", system, known))
+    if problems:
+        raise InputError([Problem("", "", "", message) for message in problems])
 
 
 def filter_findings(findings: Iterable[Finding], severity: str | None = None, rule: str | None = None,
                     system: str | None = None, store: Store | None = None) -> list[Finding]:
     """Keep findings of one severity (and worse), one rule, or about one AI system (the system
     itself or its risks, assessments, incidents)."""
-    rank = {"violation": 0, "warning": 1, "info": 2}
     out = list(findings)
     if severity:
-        out = [f for f in out if rank[f.severity] <= rank[severity]]
+        out = [f for f in out if SEVERITY_RANK[f.severity] <= SEVERITY_RANK[severity]]
     if rule:
         out = [f for f in out if f.rule == rule]
     if system and store is not None:
@@ -89,6 +228,7 @@ def obligation_cover(store: Store) -> dict[str, dict[str, str]]:
         if article not in slot or rank[state] > rank[slot[article]]:
             slot[article] = state
     return out
+
 
 
 _ARTICLE_NUM = re.compile(r"(\d+)")

@@ -14,12 +14,13 @@ from rdflib import Literal, URIRef
 from rdflib.namespace import XSD
 from rdflib.term import Node
 
-from .errors import AimsGraphError, QueryError
+from .errors import AimsGraphError, QueryError, unknown_name
 from .resources import data_files
 from .namespaces import expand_curie, to_curie
 from .store import QueryResult, Store
 
-_FIELD = re.compile(r"^#\s*(question|parameters|columns|param\s+\w+)\s*:\s*(.*?)\s*$", re.MULTILINE)
+_FIELD = re.compile(r"^#\s*(question|parameters|columns|reads|param\s+\w+)\s*:\s*(.*?)\s*$", re.MULTILINE)
+READS = ("catalogues", "register", "organisations")
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,19 @@ class NamedQuery:
     params: dict[str, str]  # name -> "type: description"
     columns: str
     text: str
+    reads: str = "register"  # "catalogues": the shipped catalogues alone; "organisations": every one in a store
+
+    @property
+    def needs_register(self) -> bool:
+        return self.reads in ("register", "organisations")
+
+    def bindings(self, params: dict[str, str]) -> dict[str, Node]:
+        """Parameter values (name -> text) as typed RDF terms; a QueryError names a parameter this
+        query lacks (with the closest one) or a value of the wrong type."""
+        unknown = sorted(set(params) - set(self.params))
+        if unknown:
+            raise QueryError(f"query '{self.name}': " + unknown_name("parameter", unknown[0], self.params))
+        return {k: term_from_text(v, self.params[k]) for k, v in params.items()}
 
 
 def parse_query_file(path: Path) -> NamedQuery:
@@ -37,10 +51,13 @@ def parse_query_file(path: Path) -> NamedQuery:
     fields = _FIELD.findall(text)
     meta = {k.strip(): v for k, v in fields if not k.startswith("param")}
     params = {k.split()[1]: v for k, v in fields if k.startswith("param")}
-    if "question" not in meta or "columns" not in meta:
-        raise AimsGraphError(f"query file {path.name} needs '# question:' and '# columns:' header lines")
+    if "question" not in meta or "columns" not in meta or "reads" not in meta:
+        raise AimsGraphError(f"query file {path.name} needs '# question:', '# columns:' and '# reads:' header lines")
+    reads = meta["reads"].split()[0] if meta["reads"] else ""
+    if reads not in READS:
+        raise AimsGraphError(f"query file {path.name}: '# reads:' must start with {' or '.join(READS)}")
     name = re.sub(r"^\d+_", "", path.stem)
-    return NamedQuery(name, path.name, meta["question"], params, meta["columns"], text)
+    return NamedQuery(name, path.name, meta["question"], params, meta["columns"], text, reads)
 
 
 @lru_cache(maxsize=1)
@@ -90,18 +107,17 @@ def term_from_text(text: str, kind: str = "") -> Node:
     return Literal(text)
 
 
-def run_named(store: Store, name: str, params: dict[str, str] | None = None) -> QueryResult:
+def named_query(name: str) -> NamedQuery:
+    """The named query `name`, or a QueryError naming the closest one."""
     queries = named_queries()
     if name not in queries:
-        raise QueryError(f"no query named '{name}' (see `aimsgraph queries`)")
-    q = queries[name]
-    params = params or {}
-    unknown = set(params) - set(q.params)
-    if unknown:
-        raise QueryError(f"query '{name}' has no parameter(s) {', '.join(sorted(unknown))}; "
-                         f"it takes: {', '.join(q.params) or 'none'}")
-    bindings = {k: term_from_text(v, q.params[k]) for k, v in params.items()}
-    return store.query(q.text, bindings)
+        raise QueryError(unknown_name("query named", name, queries) + "; see `aimsgraph queries`")
+    return queries[name]
+
+
+def run_named(store: Store, name: str, params: dict[str, str] | None = None) -> QueryResult:
+    q = named_query(name)
+    return store.query(q.text, q.bindings(params or {}))
 
 
 def rows_as_text(result: QueryResult) -> list[dict[str, str]]:

@@ -1,13 +1,16 @@
 """Stage 2, reason: the OWL 2 RL closure of ontology + catalogues + data, then the domain rules
-in `rules/` (SPARQL CONSTRUCT, stratified, each run to a fixpoint). Everything derived goes into
-the inferred graph; every rule-derived triple remembers the rule that first produced it and the
-variable bindings it was produced with, so `explain` can show its premises.
+in `rules/` (SPARQL CONSTRUCT files, stratified, each stratum run to a fixpoint). Everything
+derived goes into the inferred graph.
 
-Each rule runs as the SELECT of its WHERE clause; its CONSTRUCT template is instantiated here from
-every solution row (the same triples the CONSTRUCT gives, plus the bindings behind each one).
+Each rule runs inside the store as `INSERT { template } WHERE { where, minus what is already
+known }` into a small delta graph, which is then added to the inferred graph: no solution row
+crosses the Store interface, so reasoning costs what the store's query engine costs, and runs
+unchanged on a remote SPARQL server. Which rule derived a triple, and with which bindings, is
+found again when `explain` asks (`rule_justifications`); `reason(..., record=True)` also keeps
+the first rule of every derived triple for tests and small registers.
 
-OWL engines: 'reasonable' (fast, default) or 'owlrl' (reference); 'none' skips the closure.
-The domain rules are plain SPARQL and run unchanged on any store behind the Store interface.
+OWL engines (owl.py): 'sparql' (default, compiled to updates the store runs), 'reasonable' and
+'owlrl' (the reference) over a copy of the triples; 'none' skips the closure.
 """
 
 from __future__ import annotations
@@ -15,17 +18,19 @@ from __future__ import annotations
 import re
 import time
 from calendar import monthrange
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
+from pathlib import Path
 
 import rdflib
 from rdflib import Literal, URIRef, Variable
-from rdflib.namespace import OWL, RDF, XSD
+from rdflib.namespace import RDF, XSD
 from rdflib.plugins.sparql import prepareQuery
 from rdflib.plugins.sparql.parserutils import CompValue
 
+from .cache import cached
 from .errors import AimsGraphError, QueryError
 from .resources import data_files
 from .namespaces import (
@@ -38,9 +43,9 @@ from .namespaces import (
     GRAPH_PARAMETERS,
     RUN_IRI,
 )
+from .owl import DELTA_GRAPH, owl_closure, resolve_engine, sparql_closure
 from .store import Node, Store, Triple
 
-OWL_ENGINES = ("reasonable", "owlrl", "none")
 _HEADER = re.compile(r"^#\s*(id|purpose|source|stratum):\s*(.+?)\s*$", re.MULTILINE)
 _CONSTRUCT = re.compile(r"\bCONSTRUCT\s*\{[^{}]*\}\s*WHERE\b", re.IGNORECASE)
 
@@ -62,6 +67,28 @@ class Rule:
     template: tuple[Pattern, ...] = ()
     premises: tuple[Pattern, ...] = ()
     reads: frozenset | None = None  # dependency keys of every pattern it matches; None: any triple
+    template_text: str = ""  # the CONSTRUCT template, as written
+    where_text: str = ""  # the WHERE group's content, as written
+
+    @property
+    def writes(self) -> frozenset:
+        """Dependency keys of the triples it derives (see `_pattern_key`)."""
+        return frozenset(_pattern_key(*t) for t in self.template)
+
+    def insert_where(self) -> str:
+        """The WHERE that inserts only what is not known yet. Its solutions are first narrowed to
+        the distinct values of the template's variables (a join that pairs each obligation with
+        every covering control would otherwise reach the anti-join once per pair); those whose
+        template triples all exist are then left out: MINUS when each template triple names its
+        predicate and, for rdf:type, its class (the anti-join reads one small index range), else
+        NOT EXISTS. Newlines keep a comment on the WHERE's last line from swallowing a brace."""
+        variables = " ".join(sorted({f"?{t}" for pattern in self.template for t in pattern if isinstance(t, Variable)}))
+        distinct = f"{{ SELECT DISTINCT {variables} WHERE {{\n{self.where_text}\n}} }}"
+        selective = all(not isinstance(p, Variable) and (p != RDF.type or not isinstance(o, Variable))
+                        for _s, p, o in self.template)
+        if selective:
+            return f"{distinct} MINUS {{\n{self.template_text}\n}}"
+        return f"{distinct} FILTER NOT EXISTS {{\n{self.template_text}\n}}"
 
     @property
     def select_query(self) -> str:
@@ -138,6 +165,15 @@ def triple_keys(t: Triple) -> set:
     return {t[1], (t[1], t[2])} if t[1] == RDF.type else {t[1]}
 
 
+_CONSTRUCT_PARTS = re.compile(r"\bCONSTRUCT\s*\{(?P<template>[^{}]*)\}\s*WHERE\s*\{(?P<where>.*)\}\s*$",
+                              re.IGNORECASE | re.DOTALL)
+
+
+def _without_comments(text: str) -> str:
+    """Rule text with full-line comments removed (header and notes), so braces in them never count."""
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+
+
 def _parse_rule(text: str) -> tuple[tuple[Pattern, ...], tuple[Pattern, ...], frozenset | None]:
     parsed = prepareQuery(text, initNs={k: rdflib.Namespace(v) for k, v in PREFIXES.items()})
     if parsed.algebra.name != "ConstructQuery" or not _CONSTRUCT.search(text):
@@ -150,9 +186,15 @@ def _parse_rule(text: str) -> tuple[tuple[Pattern, ...], tuple[Pattern, ...], fr
 
 @lru_cache(maxsize=1)
 def load_rules() -> tuple[Rule, ...]:
-    """The shipped rules, ordered by stratum then file name."""
+    """The shipped rules, ordered by stratum then file name (parsed once per version of the
+    rule files: cache.py)."""
+    files = data_files("rules", ".rq")
+    return cached("rules", [*files, Path(__file__)], lambda: _parse_rule_files(files))
+
+
+def _parse_rule_files(files: list) -> tuple[Rule, ...]:
     rules = []
-    for path in data_files("rules", ".rq"):
+    for path in files:
         text = path.read_text(encoding="utf-8")
         meta = dict(_HEADER.findall(text))
         missing = {"id", "purpose", "source", "stratum"} - meta.keys()
@@ -162,9 +204,52 @@ def load_rules() -> tuple[Rule, ...]:
             template, premises, reads = _parse_rule(text)
         except Exception as exc:  # rdflib raises pyparsing errors for bad SPARQL
             raise AimsGraphError(f"rule file {path.name} cannot be parsed: {exc}") from exc
+        parts = _CONSTRUCT_PARTS.search(_without_comments(text))
+        if parts is None:
+            raise AimsGraphError(f"rule file {path.name} must be one CONSTRUCT {{ ... }} WHERE {{ ... }} query")
         rules.append(Rule(meta["id"], meta["purpose"], meta["source"], int(meta["stratum"]), text, path.name,
-                          template, premises, reads))
+                          template, premises, reads, parts["template"].strip(), parts["where"].strip()))
     return tuple(sorted(rules, key=lambda r: (r.stratum, r.file)))
+
+
+def _unify(pattern: Pattern, triple: Triple) -> dict[str, Node] | None:
+    """Variable bindings that make `pattern` the triple, or None when no binding does."""
+    bindings: dict[str, Node] = {}
+    for term, value in zip(pattern, triple):
+        if isinstance(term, Variable):
+            if bindings.setdefault(str(term), value) != value:
+                return None
+        elif term != value:
+            return None
+    return bindings
+
+
+def _row_key(row: dict[str, Node]) -> list[tuple[str, str]]:
+    return sorted((k, str(v)) for k, v in row.items())
+
+
+def rule_justification(store: Store, triple: Triple, rules: tuple[Rule, ...] | None = None
+                       ) -> tuple[Rule, dict[str, Node]] | None:
+    """The first rule (by stratum, then file) whose WHERE has a solution deriving `triple`, and
+    that solution (the smallest, so every store gives the same one); None when no rule derives it.
+    Found again from the store rather than remembered: strata make a rule's solutions the same
+    after the fixpoint as when it fired. Only variables that a triple pattern binds are pre-bound
+    (a BIND target cannot be); the rest are checked against the triple."""
+    for rule in load_rules() if rules is None else rules:
+        bound_by_patterns = {str(t) for pattern in rule.premises for t in pattern if isinstance(t, Variable)}
+        for pattern in rule.template:
+            bindings = _unify(pattern, triple)
+            if bindings is None:
+                continue
+            pre = {k: v for k, v in bindings.items() if k in bound_by_patterns}
+            try:
+                rows = store.query(rule.select_query, pre).rows
+            except QueryError as exc:
+                raise AimsGraphError(f"rule {rule.id} ({rule.file}) failed: {exc}") from exc
+            rows = [row for row in rows if triple in rule.instantiate(row)]
+            if rows:
+                return rule, min(rows, key=_row_key)
+    return None
 
 
 def rule_by_id(rule_id: str) -> Rule:
@@ -232,101 +317,84 @@ class ReasoningReport:
     rule_triples: int = 0
     seconds_owl: float = 0.0
     seconds_rules: float = 0.0
-    derived_by: dict[Triple, str] = field(default_factory=dict)  # rule-derived triple -> rule id
-    bindings: dict[Triple, dict[str, Node]] = field(default_factory=dict)  # ... -> the solution that derived it
-    per_rule: dict[str, int] = field(default_factory=dict)
+    per_rule: dict[str, int] = field(default_factory=dict)  # rule id -> triples it added
+    seconds_per_rule: dict[str, float] = field(default_factory=dict)  # summed over fixpoint passes
+    derived_by: dict[Triple, str] = field(default_factory=dict)  # only with reason(record=True)
 
 
-def _keep(t: Triple) -> bool:
-    """Drop closure noise nobody queries: literal subjects, reflexive sameAs, owl:Thing typing."""
-    s, p, o = t
-    if isinstance(s, Literal):
-        return False
-    if p == OWL.sameAs and s == o:
-        return False
-    return not (p == RDF.type and o in (OWL.Thing, rdflib.RDFS.Resource))
+RULE_DELTA = DELTA_GRAPH + "rule"
 
 
-def _plain(t: Triple) -> Triple:
-    """xsd:string literals as plain literals: RDF 1.1 says they are the same term, rdflib does not."""
-    o = t[2]
-    if isinstance(o, Literal) and o.datatype == XSD.string:
-        return (t[0], t[1], Literal(str(o)))
-    return t
+def _delta_keys(store: Store) -> set:
+    """The dependency keys (see `_pattern_key`) of the triples in the rule delta graph."""
+    rows = store.query(f"""SELECT DISTINCT ?p ?class WHERE {{
+        GRAPH <{RULE_DELTA}> {{ ?s ?p ?o }} BIND (IF(?p = rdf:type, ?o, "") AS ?class) }}""").rows
+    keys: set = set()
+    for row in rows:
+        keys |= triple_keys((None, row["p"], row["class"]))
+    return keys
 
-
-def owl_closure(base: rdflib.Graph | Iterable[Triple], engine: str) -> set[Triple]:
-    """Triples the OWL 2 RL closure adds to `base` (not those already in it). `base` may be a
-    plain list of triples: reasonable reads those directly, without building an rdflib Graph."""
-    if engine == "none":
-        return set()
-    triples = base if isinstance(base, rdflib.Graph) else list(base)
-    known = base if isinstance(base, rdflib.Graph) else set(triples)
-    if engine == "reasonable":
-        import reasonable
-
-        reasoner = reasonable.PyReasoner()
-        reasoner.from_graph(triples)
-        closure = (_plain(t) for t in reasoner.reason())
-        return {t for t in closure if t not in known and _keep(t)}
-    if engine == "owlrl":
-        import owlrl
-
-        expanded = rdflib.Graph()
-        for t in triples:
-            expanded.add(t)
-        owlrl.DeductiveClosure(owlrl.OWLRL_Semantics, axiomatic_triples=False, datatype_axioms=False).expand(expanded)
-        return {t for t in expanded if t not in known and _keep(t)}
-    raise AimsGraphError(f"unknown OWL engine '{engine}' (choose one of: {', '.join(OWL_ENGINES)})")
-
-
-def apply_rules(store: Store, report: ReasoningReport, rules: tuple[Rule, ...] | None = None) -> None:
+def apply_rules(store: Store, report: ReasoningReport, rules: tuple[Rule, ...] | None = None,
+                record: bool = False, progress: Callable[[str], None] | None = None) -> None:
     """Run each stratum's rules until none of them adds a triple, lowest stratum first. After the
     first pass only the rules that read something the previous pass added run again (the others
-    cannot find anything new), which halves the queries on a typical register."""
+    cannot find anything new). Each rule inserts its new triples into a delta graph first, whose
+    size tells whether it added anything; the delta then joins the inferred graph."""
     rules = load_rules() if rules is None else rules
-    for stratum in sorted({r.stratum for r in rules}):
+    store.clear(RULE_DELTA)
+    strata = sorted({r.stratum for r in rules})
+    for number, stratum in enumerate(strata, start=1):
         layer = [r for r in rules if r.stratum == stratum]
         pending = layer
         while pending:
-            added = 0
             touched: set = set()
             for rule in pending:
+                started = time.perf_counter()
                 try:
-                    result = store.query(rule.select_query)
+                    store.insert_where(RULE_DELTA, rule.template_text, rule.insert_where())
                 except QueryError as exc:
                     raise AimsGraphError(f"rule {rule.id} ({rule.file}) failed: {exc}") from exc
-                solutions: dict[Triple, dict[str, Node]] = {}
-                for row in result.rows:
-                    for t in rule.instantiate(row):
-                        solutions.setdefault(t, row)
-                new = [t for t in solutions if not store.has(t)]
-                if not new:
-                    continue
-                store.add(GRAPH_INFERRED, new)
-                for t in new:
-                    report.derived_by.setdefault(t, rule.id)
-                    report.bindings.setdefault(t, solutions[t])
-                report.per_rule[rule.id] = report.per_rule.get(rule.id, 0) + len(new)
-                added += len(new)
-                touched.update(key for t in new for key in triple_keys(t))
-            report.rule_triples += added
-            pending = [r for r in layer if r.reads is None or r.reads & touched] if added else []
+                new = store.count(RULE_DELTA)
+                if new:
+                    if record:
+                        for t in store.triples(RULE_DELTA):
+                            report.derived_by.setdefault(t, rule.id)
+                    # what the delta really holds, not what the template could write: a template
+                    # with a variable predicate would otherwise wake every rule of the stratum
+                    touched |= rule.writes if None not in rule.writes else _delta_keys(store)
+                    store.add_graph(RULE_DELTA, GRAPH_INFERRED)
+                    store.clear(RULE_DELTA)
+                    report.per_rule[rule.id] = report.per_rule.get(rule.id, 0) + new
+                    report.rule_triples += new
+                report.seconds_per_rule[rule.id] = (report.seconds_per_rule.get(rule.id, 0.0)
+                                                    + time.perf_counter() - started)
+            pending = [r for r in layer if None in touched or r.reads is None or r.reads & touched] if touched else []
+        if progress:
+            progress(f"rules, stratum {number}/{len(strata)}: {report.rule_triples:,} triples")
 
 
-def reason(store: Store, params: Parameters, owl_engine: str = "reasonable") -> ReasoningReport:
-    """Fill the inferred graph from scratch for the data in `store`, judged at `params`."""
-    if owl_engine not in OWL_ENGINES:
-        raise AimsGraphError(f"unknown OWL engine '{owl_engine}' (choose one of: {', '.join(OWL_ENGINES)})")
+def reason(store: Store, params: Parameters, owl_engine: str = "auto",
+           progress: Callable[[str], None] | None = None, record: bool = False) -> ReasoningReport:
+    """Fill the inferred graph from scratch for the data in `store`, judged at `params`;
+    `progress` hears what has been derived so far. `record` keeps, for every rule-derived
+    triple, the rule that first derived it (`ReasoningReport.derived_by`)."""
+    owl_engine = resolve_engine(owl_engine, store)
     report = ReasoningReport(owl_engine)
-    store.clear(GRAPH_INFERRED)
+    for graph in store.graphs():
+        if graph == GRAPH_INFERRED or graph == GRAPH_PARAMETERS or graph.startswith(DELTA_GRAPH):
+            store.clear(graph)
+    started = time.perf_counter()
+    # The closure reads ontology, catalogues and data only: the run's parameters come after it.
+    if owl_engine == "sparql":
+        report.owl_triples = sparql_closure(store, progress)
+    elif owl_engine != "none":
+        base = [t for graph in (GRAPH_ONTOLOGY, GRAPH_CATALOGUES, GRAPH_DATA) for t in store.triples(graph)]
+        report.owl_triples = store.add(GRAPH_INFERRED, owl_closure(base, owl_engine))
+    report.seconds_owl = time.perf_counter() - started
+    if progress:
+        progress(f"OWL 2 RL: {report.owl_triples:,} triples; rules…")
     set_parameters(store, params)
     started = time.perf_counter()
-    base = [t for graph in (GRAPH_ONTOLOGY, GRAPH_CATALOGUES, GRAPH_DATA) for t in store.triples(graph)]
-    inferred = owl_closure(base, owl_engine)
-    report.owl_triples = store.add(GRAPH_INFERRED, inferred)
-    report.seconds_owl = time.perf_counter() - started
-    started = time.perf_counter()
-    apply_rules(store, report)
+    apply_rules(store, report, record=record, progress=progress)
     report.seconds_rules = time.perf_counter() - started
     return report

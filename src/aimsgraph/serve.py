@@ -29,8 +29,9 @@ from rdflib.query import Result
 from rdflib.term import Variable
 
 from .errors import InputError, NetworkAccessError, QueryError
+from .limits import API_LIMITS
 from .namespaces import PREFIXES
-from .pipeline import Analysis, analyse, classify, filter_findings, gaps_document
+from .pipeline import Analysis, analyse, check_filters, classify, filter_findings, gaps_document
 from .query import named_queries, rows_as_text, run_named
 from .store import QueryResult, forbid_network
 
@@ -165,7 +166,8 @@ def gaps_for_upload(body: bytes, content_type: str, as_of: date | None, **filter
     with tempfile.TemporaryDirectory(prefix="aimsgraph-") as folder:
         path = Path(folder) / f"register{suffix}"
         path.write_bytes(body)
-        analysis = analyse(path, as_of)
+        analysis = analyse(path, as_of, limits=API_LIMITS)
+    check_filters(analysis.store, **filters)
     findings = filter_findings(analysis.validation.findings, store=analysis.store, **filters)
     return gaps_document(analysis, findings)
 
@@ -235,9 +237,11 @@ def make_router(service: Service) -> "APIRouter":
 
     @router.get("/gaps", summary="Findings (register.md output contract)")
     def gaps_get(severity: str | None = None, rule: str | None = None, system: str | None = None) -> JSONResponse:
-        if severity not in (None, "violation", "warning", "info"):
-            raise HTTPException(400, "severity must be violation, warning or info")
         a = service.analysis
+        try:
+            check_filters(a.store, severity, rule, system)
+        except InputError as exc:
+            raise HTTPException(400, str(exc)) from None
         findings = filter_findings(a.validation.findings, severity, rule, system, a.store)
         return JSONResponse(gaps_document(a, findings))
 
@@ -285,10 +289,12 @@ def create_app(service: Service) -> "FastAPI":
     """The thin application around the router."""
     if FastAPI is None:
         raise ImportError("the HTTP API needs the server extra: pip install 'aimsgraph[server]'")
+    from fastapi_offline import FastAPIOffline  # Swagger UI and ReDoc assets served locally, no CDN
+
     from . import __version__
 
-    app = FastAPI(title="aimsgraph", version=__version__,
-                  description="ISO/IEC 42001 and EU AI Act knowledge graph: findings, classification, "
-                              "named queries and a SPARQL 1.1 endpoint.")
+    app = FastAPIOffline(title="aimsgraph", version=__version__,
+                         description="ISO/IEC 42001 and EU AI Act knowledge graph: findings, classification, "
+                                     "named queries and a SPARQL 1.1 endpoint.")
     app.include_router(make_router(service))
     return app

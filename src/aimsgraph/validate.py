@@ -1,26 +1,37 @@
 """Stage 3, validate: check the reasoned graph against the conformity shapes in `shapes/` and
-turn the SHACL validation report into findings (register.md, "Findings").
+turn the SHACL validation results into findings (register.md, "Findings").
 
-pySHACL is the validator. A shape's rule id, references and severity are read from the shapes
-graph, never from Python, so a new rule is a new shape.
+Two validators give the same results: "store" (default) runs the shapes compiled to SPARQL
+(`aimsgraph.shacl`) in the store itself, all focus nodes of a constraint in one query, so it
+works on a remote SPARQL server too; "pyshacl" is the reference, run on an rdflib copy of the
+store. One function turns either engine's results into findings. A shape's rule id, references
+and severity are read from the shapes graph, never from Python, so a new rule is a new shape.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 
 import rdflib
 from rdflib import Literal, URIRef
-from rdflib.namespace import RDF
 from rdflib.term import Node
 
-from .resources import data_files
+from . import shacl
+from .cache import cached
+from .errors import AimsGraphError
 from .namespaces import AIMS, PREFIXES, SH, to_curie
+from .resources import data_files
+from .shacl import ValidationResult
 from .store import Store
 
 SEVERITIES = {SH.Violation: "violation", SH.Warning: "warning", SH.Info: "info"}
 SEVERITY_RANK = {"violation": 0, "warning": 1, "info": 2}
+VALIDATORS = ("store", "pyshacl")
+LABEL_CHUNK = 500  # nodes per register-id query: keeps a remote request small
 
 
 def shapes_graph() -> rdflib.Graph:
@@ -30,6 +41,27 @@ def shapes_graph() -> rdflib.Graph:
     for path in data_files("shapes"):
         g.parse(path, format="turtle")
     return g
+
+
+def compiled_shapes() -> shacl.CompiledShapes:
+    """The shipped shapes compiled to SPARQL, once per version of the shape files (compiling
+    parses every SPARQL constraint with rdflib, which costs more than a small validation)."""
+    files = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in data_files("shapes"))
+    return _compiled(files)
+
+
+@lru_cache(maxsize=4)
+def _compiled(files: tuple[tuple[str, int, int], ...]) -> shacl.CompiledShapes:
+    paths = [Path(path) for path, _mtime, _size in files]
+
+    def build() -> shacl.CompiledShapes:
+        g = rdflib.Graph()
+        for path in paths:
+            g.parse(path, format="turtle")
+        return shacl.compile_shapes(g)
+
+    # compiling parses every SPARQL constraint (cache.py); the compiler's own source is part of the key
+    return cached("shapes", [*paths, Path(shacl.__file__)], build)
 
 
 @dataclass(frozen=True)
@@ -50,8 +82,10 @@ def shape_catalogue(shapes: rdflib.Graph) -> dict[Node, ShapeInfo]:
     return out
 
 
-def _natural(text: str) -> list:
-    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text)]
+@lru_cache(maxsize=65536)
+def _natural(text: str) -> tuple:
+    """'A.10.4' sorts after 'A.9': digit runs compare as numbers (cached: ids and refs repeat)."""
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text))
 
 
 @dataclass(frozen=True)
@@ -64,7 +98,7 @@ class Finding:
     message: str
 
     def sort_key(self) -> tuple:
-        return (SEVERITY_RANK[self.severity], self.rule, _natural(self.focus), [_natural(r) for r in self.refs])
+        return (SEVERITY_RANK[self.severity], self.rule, _natural(self.focus), tuple(_natural(r) for r in self.refs))
 
     def as_json(self) -> dict:
         return {"rule": self.rule, "severity": self.severity, "focus": self.focus, "focus_iri": self.focus_iri,
@@ -73,71 +107,113 @@ class Finding:
 
 @dataclass
 class Validation:
+    """Findings, the engine's SHACL results, and the SHACL report graph (`gaps --format
+    turtle`), which the store engine builds only when asked for."""
+
     findings: list[Finding]
-    report: rdflib.Graph = field(repr=False)
+    results: list[ValidationResult] = field(default_factory=list, repr=False)
+    engine: str = "store"
+    shapes: rdflib.Graph | None = field(default=None, repr=False)
+    built_report: rdflib.Graph | None = field(default=None, repr=False)
 
     @property
     def violations(self) -> int:
         return sum(1 for f in self.findings if f.severity == "violation")
 
+    @property
+    def report(self) -> rdflib.Graph:
+        if self.built_report is None:
+            self.built_report = shacl.report_graph(self.results, self.shapes if self.shapes is not None
+                                                   else rdflib.Graph())
+        return self.built_report
 
-def _label(graph: rdflib.Graph, node: Node | None) -> str:
-    """Register id where the node has one, a CURIE for catalogue entries, else the text."""
-    if node is None:
-        return ""
-    if isinstance(node, Literal):
-        return str(node)
-    rid = graph.value(node, AIMS.registerId)
-    return str(rid) if rid is not None else to_curie(str(node))
+
+def register_ids(store: Store, nodes: Iterable[Node]) -> dict[Node, str]:
+    """The aims:registerId of each IRI among `nodes` that has one, in a few bulk queries."""
+    iris = sorted({n for n in nodes if isinstance(n, URIRef)})
+    found: dict[Node, list[str]] = {}
+    for start in range(0, len(iris), LABEL_CHUNK):
+        values = " ".join(n.n3() for n in iris[start:start + LABEL_CHUNK])
+        rows = store.query(f"SELECT ?node ?id WHERE {{ VALUES ?node {{ {values} }} ?node <{AIMS.registerId}> ?id }}").rows
+        for row in rows:
+            found.setdefault(row["node"], []).append(str(row["id"]))
+    return {node: min(ids) for node, ids in found.items()}
 
 
 _PLACEHOLDER = re.compile(r"\{[?$](\w+)\}")
 
 
-def _placeholder_values(template: str, message: str) -> dict[str, str]:
-    """The values a SHACL-SPARQL message template's {?var} placeholders took in `message` (the
-    validator's sh:resultMessage, where {focus} and {value} are still literal)."""
+def _placeholder_values(template: str, messages: Iterable[Literal]) -> dict[str, str]:
+    """The values a SHACL-SPARQL message template's {?var} placeholders took in a result message
+    that the validator already filled in (pySHACL's sh:resultMessage, where {focus} and {value}
+    are still literal): the first message that matches the template."""
     pattern, names, pos = "", [], 0
     for m in _PLACEHOLDER.finditer(template):
         pattern += re.escape(template[pos:m.start()]) + "(.+?)"
         names.append(m.group(1))
         pos = m.end()
-    match = re.fullmatch(pattern + re.escape(template[pos:]), message, flags=re.S)
-    return dict(zip(names, match.groups())) if match else {}
+    pattern += re.escape(template[pos:])
+    for message in messages:
+        match = re.fullmatch(pattern, str(message), flags=re.S)
+        if match:
+            return dict(zip(names, match.groups()))
+    return {}
 
 
-def findings_from_report(report: rdflib.Graph, data: rdflib.Graph, shapes: rdflib.Graph) -> list[Finding]:
-    """One finding per (rule, focus, value when it is a reference). A message template may use
-    SHACL-SPARQL placeholders ({?control}) besides {focus} and {value}: the finding names every
-    value the merged results gave them, in natural order (obligation-partially-covered lists each
-    control that gives only partial cover)."""
+def findings_from_results(results: Iterable[ValidationResult], shapes: rdflib.Graph,
+                          labels: dict[Node, str]) -> list[Finding]:
+    """Findings from SHACL results: rule, refs, severity and message from the node shape; the
+    results of one rule about one focus node (and one value, where the value is a reference)
+    merge into one finding. A message template may use SHACL-SPARQL placeholders ({?control})
+    besides {focus} and {value}: the finding names every value the merged results gave them, in
+    natural order (obligation-partially-covered lists each control that gives only partial
+    cover). The compiled validator hands the values over as the result's bindings; pySHACL's
+    are read back from the message it filled in."""
+
+    def label(node: Node | None) -> str:  # register id, a CURIE for catalogue entries, else the text
+        if node is None:
+            return ""
+        if isinstance(node, Literal):
+            return str(node)
+        return labels.get(node) or to_curie(str(node))
+
     info = shape_catalogue(shapes)
+    per_shape: dict[Node, tuple | None] = {}  # source shape -> (rule info, reads the value?, message template)
+
+    def about(shape: Node) -> tuple | None:
+        if shape not in per_shape:
+            meta = info.get(shape)
+            if meta is None:  # a property shape's result names the property shape; find its node shape
+                shape_of = next(shapes.subjects(SH.property, shape), None)
+                meta = info.get(shape_of)
+            else:
+                shape_of = shape
+            per_shape[shape] = None if meta is None else (
+                meta, meta.value_is_ref or shapes.value(shape_of, SH.sparql) is not None,
+                str(shapes.value(shape_of, SH.message) or meta.rule))
+        return per_shape[shape]
+
     merged: dict[tuple, dict] = {}
-    for result in report.subjects(RDF.type, SH.ValidationResult):
-        shape = report.value(result, SH.sourceShape)
-        meta = info.get(shape)
-        if meta is None:  # a property shape's result names the property shape; find its node shape
-            parent = next(shapes.subjects(SH.property, shape), None)
-            meta = info.get(parent)
-            shape = parent
-        if meta is None:
+    for result in results:
+        known = about(result.shape)
+        if known is None:
             continue
-        focus_node = report.value(result, SH.focusNode)
-        value = report.value(result, SH.value) if meta.value_is_ref or shapes.value(shape, SH.sparql) else None
-        focus = _label(data, focus_node)
-        value_text = _label(data, value) if value is not None else ""
+        meta, reads_value, template = known
+        value = result.value if reads_value else None
+        focus = label(result.focus)
+        value_text = label(value) if value is not None else ""
         refs = set(meta.refs)
         if meta.value_is_ref and value is not None:
             refs.add(value_text)
         severity = meta.severity  # the node shape's; pySHACL reports property shapes' own default
-        template = str(shapes.value(shape, SH.message) or meta.rule)
-        key = (meta.rule, str(focus_node), value_text if meta.value_is_ref else "")
-        slot = merged.setdefault(key, {"severity": severity, "refs": set(), "messages": [],
-                                       "focus": focus, "focus_iri": str(focus_node), "values": {}})
-        slot["refs"] |= refs
         message = template.replace("{focus}", focus).replace("{value}", value_text)
+        key = (meta.rule, str(result.focus), value_text if meta.value_is_ref else "")
+        slot = merged.setdefault(key, {"severity": severity, "refs": set(), "messages": [],
+                                       "focus": focus, "focus_iri": str(result.focus), "values": {}})
+        slot["refs"] |= refs
         if _PLACEHOLDER.search(template):  # collect the placeholders' values; rendered once below
-            found = _placeholder_values(template, str(report.value(result, SH.resultMessage) or ""))
+            bound = {name: label(node) for name, node in result.bindings}
+            found = bound or _placeholder_values(template, result.messages)
             values = slot["values"].setdefault(message, {})
             for name in _PLACEHOLDER.findall(template):
                 values.setdefault(name, set()).add(found.get(name, "?"))
@@ -149,7 +225,8 @@ def findings_from_report(report: rdflib.Graph, data: rdflib.Graph, shapes: rdfli
         out = []
         for message in slot["messages"]:
             values = slot["values"].get(message, {})
-            out.append(_PLACEHOLDER.sub(lambda m: ", ".join(sorted(values.get(m.group(1), {"?"}), key=_natural)), message))
+            out.append(_PLACEHOLDER.sub(lambda m: ", ".join(sorted(values.get(m.group(1), {"?"}), key=_natural)),
+                                        message))
         return "; ".join(sorted(out))
 
     findings = [
@@ -159,15 +236,35 @@ def findings_from_report(report: rdflib.Graph, data: rdflib.Graph, shapes: rdfli
     return sorted(findings, key=Finding.sort_key)
 
 
-def validate(store: Store) -> Validation:
-    """Validate everything in the store (data, catalogues, inferences, run parameters)."""
-    import pyshacl
+def check_validator(engine: str) -> None:
+    """Refuse an unknown validator name before any work is done."""
+    if engine not in VALIDATORS:
+        raise AimsGraphError(f"unknown validator '{engine}' (choose {', '.join(VALIDATORS)})")
 
-    data = store.to_rdflib()
-    shapes = shapes_graph()
-    _conforms, report, _text = pyshacl.validate(
-        data, shacl_graph=shapes, inference="none", allow_warnings=True, allow_infos=True)
-    return Validation(findings_from_report(report, data, shapes), report)
+
+def validation_results(store: Store, engine: str = "store") -> tuple[list[ValidationResult], rdflib.Graph,
+                                                                      rdflib.Graph | None]:
+    """(results, the shapes graph they refer to, the engine's own report graph or None)."""
+    if engine == "store":
+        compiled = compiled_shapes()
+        return shacl.run(compiled, store), compiled.shapes, None
+    if engine == "pyshacl":
+        import pyshacl
+
+        shapes = shapes_graph()
+        _conforms, report, _text = pyshacl.validate(
+            store.to_rdflib(), shacl_graph=shapes, inference="none", allow_warnings=True, allow_infos=True)
+        return shacl.results_from_report(report), shapes, report
+    check_validator(engine)
+    raise AssertionError(engine)  # a name in VALIDATORS without an engine above
+
+
+def validate(store: Store, engine: str = "store") -> Validation:
+    """Validate everything in the store (data, catalogues, inferences, run parameters) with the
+    compiled shapes ("store") or pySHACL ("pyshacl"); both give the same findings."""
+    results, shapes, report = validation_results(store, engine)
+    labels = register_ids(store, [n for r in results for n in (r.focus, r.value) if n is not None])
+    return Validation(findings_from_results(results, shapes, labels), results, engine, shapes, report)
 
 
 # Requirements per readiness group: the sub-clauses directly under each clause 4-10 (with every

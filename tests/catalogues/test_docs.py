@@ -62,9 +62,10 @@ def test_catalogue_pages_have_one_row_per_entry(docs_run):
     assert "<code>iso42001:A.7</code>" in (out / "iso42001-annex-a.html").read_text(encoding="utf-8")
 
 
-def test_metadata_gap_exits_1_and_names_it(tmp_path, monkeypatch):
+def test_metadata_gap_is_named_on_stderr_and_the_pages_still_written(tmp_path, monkeypatch):
     monkeypatch.setattr(aimsgraph.docs, "metadata_report",
                         lambda: [MetadataProblem("iso42001:A.7.4", "", "catalogue entry has no parent")])
     result = CliRunner().invoke(app, ["docs", "-o", str(tmp_path)])
-    assert result.exit_code == 1
+    assert result.exit_code == 0  # docs exports: 0 when written (register.md, "Exit codes")
+    assert (tmp_path / "index.html").exists()
     assert "metadata: iso42001:A.7.4: catalogue entry has no parent\n" in result.stderr

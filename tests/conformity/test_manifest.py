@@ -4,7 +4,10 @@ Every case of manifest.yaml patches a copy of base.yaml, runs the whole pipeline
 (`aimsgraph.pipeline.analyse`) at the case's as-of date and compares the EXACT list of findings
 (rule, focus, refs, severity) with the case's `expect`. A case marked `xfail: "reason"` records
 where the product disagrees with /work/shared/spec/conformity.md; it is run with
-`pytest.mark.xfail(strict=True)`, so it fails loudly once the product is fixed.
+`pytest.mark.xfail(strict=True)`, so it fails loudly once the product is fixed. The pipeline
+validates with its default, the shapes compiled to SPARQL; `test_case_pyshacl_agrees` runs
+pySHACL (the reference) on each case's reasoned store and asserts the same findings and SHACL
+results.
 
 Patch language (each operation is a one-key mapping naming the operation, plus `value`):
 
@@ -41,7 +44,9 @@ import yaml
 
 from aimsgraph.load import read_input
 from aimsgraph.namespaces import DATA_BASE, PREFIXES
-from aimsgraph.pipeline import analyse
+from aimsgraph.pipeline import Analysis, analyse
+from aimsgraph.shacl import result_key
+from aimsgraph.validate import validate
 
 HERE = Path(__file__).parent
 BASE = HERE / "base.yaml"
@@ -185,7 +190,18 @@ def expected_rows(case: dict) -> list[tuple]:
     return sorted((e["rule"], str(e["focus"]), list(e["refs"]), e["severity"]) for e in case["expect"])
 
 
-def analysed_rows(case: dict, tmp_path: Path) -> list[tuple]:
+_ANALYSED: dict[tuple[str, str], Analysis] = {}  # (case name, as-of) -> analysis, shared by the findings and engine tests
+
+
+def analysed_case(case: dict, tmp_path: Path) -> Analysis:
+    """The case's register loaded, reasoned and validated with the default (compiled) validator."""
+    key = (case["name"], str(case.get("as_of", DEFAULT_AS_OF)))
+    if key not in _ANALYSED:
+        _ANALYSED[key] = _analyse_case(case, tmp_path)
+    return _ANALYSED[key]
+
+
+def _analyse_case(case: dict, tmp_path: Path) -> Analysis:
     register = apply_patch(load_base(), case.get("patch") or [])
     path = tmp_path / "register.yaml"
     path.write_text(yaml.safe_dump(register, sort_keys=False, allow_unicode=True), encoding="utf-8")
@@ -197,7 +213,11 @@ def analysed_rows(case: dict, tmp_path: Path) -> list[tuple]:
         graph.serialize(destination=str(path), format="turtle")
     as_of = case.get("as_of", DEFAULT_AS_OF)
     as_of = as_of if isinstance(as_of, date) else date.fromisoformat(str(as_of))
-    findings = analyse(path, as_of, ai_act_text=case.get("ai_act_text", "auto")).validation.findings
+    return analyse(path, as_of, ai_act_text=case.get("ai_act_text", "auto"))
+
+
+def analysed_rows(case: dict, tmp_path: Path) -> list[tuple]:
+    findings = analysed_case(case, tmp_path).validation.findings
     return sorted((f.rule, f.focus, list(f.refs), f.severity) for f in findings)
 
 
@@ -212,6 +232,17 @@ def _param(case: dict):
 @pytest.mark.parametrize("case", [_param(c) for c in CASES])
 def test_case(case: dict, tmp_path: Path) -> None:
     assert analysed_rows(case, tmp_path) == expected_rows(case)
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c["name"]) for c in CASES])
+def test_case_pyshacl_agrees(case: dict, tmp_path: Path) -> None:
+    """pySHACL, the reference, gives the compiled validator's exact findings and SHACL results
+    on the same reasoned store (xfail or not: the engines must agree either way)."""
+    analysis = analysed_case(case, tmp_path)
+    reference = validate(analysis.store, "pyshacl")
+    assert reference.findings == analysis.validation.findings
+    assert sorted(result_key(r, reference.shapes) for r in reference.results) == \
+        sorted(result_key(r, analysis.validation.shapes) for r in analysis.validation.results)
 
 
 # ---------------------------------------------------------------------------- the suite itself

@@ -3,7 +3,7 @@
 Each rule has a folder tests/rules/<rule-id>/ with
   fires.yaml    a register on which the rule fires,
   expected.ttl  the EXACT triples that rule derives on it (first derivations: a triple an earlier
-                rule already derived is that rule's, as in ReasoningReport.derived_by),
+                rule already derived is that rule's: ReasoningReport.derived_by with reason(record=True)),
   holds.yaml    a register on which it derives nothing,
   run.yaml      (optional) the run's parameters for both registers: as_of, ai_act_text.
 Registers are reasoned (OWL 2 RL closure, then all rules to a fixpoint) at AS_OF (or run.yaml's)
@@ -55,7 +55,7 @@ def derived_by_rule(register: Path, store_engine: str) -> dict[str, frozenset]:
     """rule id -> the triples it derived (first) on `register`, with its folder's run parameters."""
     store = open_store(store_engine)
     load_input(store, register)
-    report = reason(store, run_parameters(register.parent))
+    report = reason(store, run_parameters(register.parent), record=True)
     out: dict[str, set] = {}
     for triple, rule_id in report.derived_by.items():
         out.setdefault(rule_id, set()).add(_norm(triple))
