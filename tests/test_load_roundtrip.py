@@ -334,8 +334,8 @@ def test_csv_audits_reviews_nonconformities_incidents_training(kittiwake):
     assert kittiwake.nested("Nonconformity", "KT-NC-1", "CorrectiveAction") == {
         "aims:description": ["Assign the monthly escalation review to the customer service team leads"],
         "aims:due": ["2025-12-15^^xsd:date"], "rdf:type": ["aims:CorrectiveAction"]}
-    assert kittiwake.fields("Incident", "KT-INC-1") == {  # kind defaults to other (Art 73(2))
-        "aims:incidentKind": ["aims:incident-other"],
+    assert kittiwake.fields("Incident", "KT-INC-1") == {
+        "aims:awareOn": ["2025-06-14^^xsd:date"], "aims:incidentKind": ["aims:incident-other"],
         "aims:date": ["2025-06-14^^xsd:date"], "aims:inOrganization": ["data:kittiwake"],
         "aims:incidentOfSystem": ["data:trip-assistant"], "aims:registerId": ["KT-INC-1"],
         "aims:serious": ["false^^xsd:boolean"], "rdf:type": ["aims:Incident"]}

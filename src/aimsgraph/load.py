@@ -112,6 +112,8 @@ def catalogue_terms() -> frozenset[str]:
 def annex_i_entries() -> dict[str, str]:
     """Annex I point numbers and act numbers (lower case, with and without the /EC or /EU of a
     directive) -> the catalogue entry's IRI: how a register's annex_i_product names an entry."""
+    from rdflib.namespace import RDF, SKOS
+
     g = catalogue_graph()
     out: dict[str, str] = {}
     for entry in g.subjects(RDF.type, AIMS.AnnexIEntry):
