@@ -30,6 +30,7 @@ from .load import load_packaged, read_input
 from .pipeline import (Analysis, Progress, analyse, analyse_stored, check_filters, classify, filter_findings,
                        gaps_document)
 from .query import named_queries, named_query, rows_as_text, run_named
+from .acttext import CHOICES as ACT_TEXT_CHOICES
 from .owl import OWL_ENGINES
 from .render import classification_text, findings_markdown, findings_text, to_json
 from .namespaces import GRAPH_DATA
@@ -55,6 +56,7 @@ GapsFormat = choices("GapsFormat", "json", "text", "markdown", "turtle")
 AnswerFormat = choices("AnswerFormat", "json", "text")
 Severity = choices("Severity", "violation", "warning", "info")
 SoAFormat = choices("SoAFormat", "csv", "xlsx", "html")
+ActTextChoice = choices("ActTextChoice", *ACT_TEXT_CHOICES)
 
 
 # --- the options every analysing command shares, declared once ----------------------------------
@@ -74,6 +76,7 @@ class RunOptions:
     validator: str = "store"
     window_months: int = 12
     expiring_days: int = 30
+    ai_act_text: str = "auto"
 
 
 def _parse_date(value: Optional[str]) -> date:
@@ -118,6 +121,10 @@ _RUN_PARAMETERS = [
         int, typer.Option("--window-months", min=1, help="Look-back window for audits, reviews and training.")]),
     inspect.Parameter("expiring_days", inspect.Parameter.KEYWORD_ONLY, default=30, annotation=Annotated[
         int, typer.Option("--expiring-days", min=0, help="Evidence expiring within this many days counts as expiring.")]),
+    inspect.Parameter("ai_act_text", inspect.Parameter.KEYWORD_ONLY, default="auto", annotation=Annotated[
+        ActTextChoice, typer.Option("--ai-act-text", help=(
+            "The text of the EU AI Act to apply: original (Regulation (EU) 2024/1689 as adopted), amended "
+            "(as the shipped catalogue records its amendment), auto (the text in force at --as-of)."))]),
 ]
 
 
@@ -198,7 +205,8 @@ def run_analysis(register: Path | None, run: RunOptions, store=None) -> Analysis
     version), or with no register what the persistent store holds."""
     store = store or open_run_store(run)
     options = dict(owl_engine=run.owl_engine, validator=run.validator, window_months=run.window_months,
-                   expiring_days=run.expiring_days, progress=TerminalProgress(err), org=run.org)
+                   expiring_days=run.expiring_days, progress=TerminalProgress(err), org=run.org,
+                   ai_act_text=str(getattr(run.ai_act_text, "value", run.ai_act_text)))
     with input_errors():
         if register is not None:
             analysis = analyse(register, run.as_of, store=store, **options)
