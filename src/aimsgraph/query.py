@@ -21,7 +21,7 @@ from .namespaces import expand_curie, to_curie
 from .store import QueryResult, Store
 
 _FIELD = re.compile(r"^#\s*(question|parameters|columns|reads|param\s+\w+)\s*:\s*(.*?)\s*$", re.MULTILINE)
-READS = ("catalogues", "register")
+READS = ("catalogues", "register", "organisations")
 
 
 @dataclass(frozen=True)
@@ -32,11 +32,11 @@ class NamedQuery:
     params: dict[str, str]  # name -> "type: description"
     columns: str
     text: str
-    reads: str = "register"  # "catalogues": answers from the shipped catalogues alone
+    reads: str = "register"  # "catalogues": the shipped catalogues alone; "organisations": every one in a store
 
     @property
     def needs_register(self) -> bool:
-        return self.reads == "register"
+        return self.reads in ("register", "organisations")
 
     def bindings(self, params: dict[str, str]) -> dict[str, Node]:
         """Parameter values (name -> text) as typed RDF terms; a QueryError names a parameter this

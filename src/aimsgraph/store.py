@@ -131,10 +131,20 @@ class QueryResult:
         return len(self.rows) if self.kind == "select" else len(self.triples)
 
 
+@dataclass(frozen=True)
+class Dataset:
+    """Which named graphs a query or update reads: the merge of `default` is its default graph,
+    `named` the graphs its GRAPH clauses see. Stores take None to mean every graph they hold."""
+
+    default: tuple[str, ...]
+    named: tuple[str, ...]
+
+
 class Store(ABC):
     """What the pipeline needs from a triple store, and nothing more."""
 
     reasons_in_place = True  # its SPARQL engine runs the compiled OWL 2 RL updates fast enough
+    persistent = False  # outlives the process: analyses are kept in versioned graphs (workspace.py)
 
     @abstractmethod
     def load(self, data: str | bytes, fmt: str, graph: str) -> None:
@@ -145,8 +155,9 @@ class Store(ABC):
         """Add triples to `graph`; returns how many were new."""
 
     @abstractmethod
-    def query(self, sparql: str, bindings: Bindings | None = None) -> QueryResult:
-        """Run a SPARQL query over the union of all graphs; `bindings` pre-bind variables."""
+    def query(self, sparql: str, bindings: Bindings | None = None, dataset: Dataset | None = None) -> QueryResult:
+        """Run a SPARQL query over the union of all graphs (or over `dataset`); `bindings`
+        pre-bind variables."""
 
     @abstractmethod
     def update(self, sparql: str) -> None:
@@ -184,18 +195,20 @@ class Store(ABC):
     def count(self, graph: str) -> int:
         return len(self.triples(graph))
 
-    def insert_where(self, graph: str, template: str, where: str, named: Iterable[str] = ()) -> None:
+    def insert_where(self, graph: str, template: str, where: str, named: Iterable[str] = (),
+                     dataset: Dataset | None = None) -> None:
         """`INSERT { GRAPH <graph> { template } } WHERE { where }`, the WHERE seeing the union of
-        all named graphs as its default graph (as queries do), and the graphs `named` through
-        GRAPH clauses. Runs inside the store, so nothing crosses the interface: the reasoner's
-        rules and OWL 2 RL updates use it."""
-        self.update(f"INSERT {{ GRAPH <{graph}> {{\n{template}\n}} }} {self._union_dataset(named)} "
+        all named graphs (or of `dataset.default`) as its default graph, as queries do, and the
+        graphs `named` through GRAPH clauses. Runs inside the store, so nothing crosses the
+        interface: the reasoner's rules and OWL 2 RL updates use it."""
+        self.update(f"INSERT {{ GRAPH <{graph}> {{\n{template}\n}} }} {self._union_dataset(named, dataset)} "
                     f"WHERE {{\n{where}\n}}")
 
-    def _union_dataset(self, named: Iterable[str] = ()) -> str:
+    def _union_dataset(self, named: Iterable[str] = (), dataset: Dataset | None = None) -> str:
         """What makes an update's WHERE read every named graph as its default graph: USING
         clauses (and USING NAMED for graphs read through GRAPH, which USING alone hides)."""
-        return " ".join([f"USING <{g}>" for g in self.graphs()] + [f"USING NAMED <{g}>" for g in named])
+        default = dataset.default if dataset is not None else self.graphs()
+        return " ".join([f"USING <{g}>" for g in default] + [f"USING NAMED <{g}>" for g in named])
 
     def add_graph(self, source: str, target: str) -> None:
         """Add every triple of graph `source` to graph `target` (SPARQL 1.1 ADD)."""
@@ -310,13 +323,29 @@ class OxigraphStore(Store):
         try:
             self._store = ox.Store(path) if path else ox.Store()
         except OSError as exc:  # locked or unreadable folder
-            raise StoreError(f"cannot open store at {path}: {exc}") from exc
+            raise StoreError(f"cannot open the store in {path}: {exc} (is another aimsgraph using it?)") from exc
+        self.path = path
+        self.persistent = path is not None
+
+    def _dataset_options(self, dataset: Dataset | None) -> dict:
+        """pyoxigraph's dataset arguments: the union of every graph when `dataset` names every graph
+        the store holds (the fast path: an explicit list of default graphs costs 1.1-2.6x), else
+        the listed graphs."""
+        if dataset is None:
+            return {"use_default_graph_as_union": True}
+        held = {g.value for g in self._store.named_graphs() if isinstance(g, ox.NamedNode)}
+        if held <= set(dataset.default) and held <= set(dataset.named):
+            return {"use_default_graph_as_union": True}
+        return {"default_graph": [ox.NamedNode(g) for g in dataset.default],
+                "named_graphs": [ox.NamedNode(g) for g in dataset.named]}
 
     @classmethod
     def wrap(cls, store: ox.Store) -> "OxigraphStore":
         """The interface over a pyoxigraph store opened elsewhere (e.g. `ox.Store.read_only`)."""
         self = cls.__new__(cls)
         self._store = store
+        self.path = None
+        self.persistent = False
         return self
 
     @property
@@ -335,11 +364,11 @@ class OxigraphStore(Store):
         after = sum(1 for _ in self._store.quads_for_pattern(None, None, None, g))
         return after - before
 
-    def query(self, sparql: str, bindings: Bindings | None = None) -> QueryResult:
+    def query(self, sparql: str, bindings: Bindings | None = None, dataset: Dataset | None = None) -> QueryResult:
         subs = {ox.Variable(k): _to_ox(v) for k, v in (bindings or {}).items()}
         try:
             res = self._store.query(
-                sparql, use_default_graph_as_union=True, prefixes=PREFIXES, substitutions=subs or None
+                sparql, prefixes=PREFIXES, substitutions=subs or None, **self._dataset_options(dataset)
             )
         except SyntaxError as exc:
             raise QueryError(f"SPARQL syntax error: {exc}") from exc
@@ -352,14 +381,18 @@ class OxigraphStore(Store):
             return QueryResult("ask", boolean=bool(res))
         if isinstance(res, ox.QuerySolutions):
             names = [v.value for v in res.variables]
-            rows = []
-            for sol in res:
-                row = {}
-                for n in names:
-                    t = sol[n]
-                    if t is not None:
-                        row[n] = from_ox_term(t)
-                rows.append(row)
+            # Rows repeat the same terms (a system, a status, a date) over and over, and building an
+            # rdflib Literal parses its lexical form: each distinct term is converted once per result.
+            seen: dict = {}
+
+            def term(t):
+                converted = seen.get(t)
+                if converted is None:
+                    converted = seen[t] = from_ox_term(t)
+                return converted
+
+            rows = [{n: term(t) for n, t in zip(names, sol) if t is not None} for sol in res]  # unpacking a
+            # solution is 3x faster than looking its variables up by name
             return QueryResult("select", vars=names, rows=rows)
         return QueryResult(
             "construct", triples=[(from_ox_term(t.subject), from_ox_term(t.predicate), from_ox_term(t.object)) for t in res]
@@ -486,7 +519,10 @@ class RdflibStore(Store):
             g.add(t)
         return len(g) - before
 
-    def query(self, sparql: str, bindings: Bindings | None = None) -> QueryResult:
+    def query(self, sparql: str, bindings: Bindings | None = None, dataset: Dataset | None = None) -> QueryResult:
+        if dataset is not None and not set(self.graphs()) <= set(dataset.default):
+            raise StoreError("the rdflib reference store answers over all its graphs only; "
+                             "use the embedded store or a SPARQL server for organisations and versions")
         init_ns = {k: rdflib.Namespace(v) for k, v in PREFIXES.items()}
         try:
             res = self._ds.query(sparql, initNs=init_ns, initBindings=dict(bindings or {}))
@@ -545,7 +581,7 @@ class RdflibStore(Store):
     def triples(self, graph: str) -> list[Triple]:
         return list(self._graph(graph))
 
-    def _union_dataset(self, named: Iterable[str] = ()) -> str:
+    def _union_dataset(self, named: Iterable[str] = (), dataset: Dataset | None = None) -> str:
         return ""  # the Dataset's default graph is the union; rdflib would fetch a USING graph's IRI
 
     def clear(self, graph: str) -> None:
@@ -594,13 +630,20 @@ def inline_bindings(sparql: str, bindings: Bindings | None) -> str:
 class RemoteStore(Store):
     """A SPARQL 1.1 server: Protocol for queries and updates, Graph Store Protocol for loads.
 
-    Works with Oxigraph server, Fuseki, GraphDB and Virtuoso. The server's default graph must be
-    the union of its named graphs, as in the embedded store (`oxigraph serve
-    --union-default-graph`; Fuseki `tdb2:unionDefaultGraph true`; GraphDB and Virtuoso do it by
-    default). Nothing but the URLs the user names is contacted."""
+    Works with Oxigraph server, Fuseki, GraphDB and Virtuoso. The pipeline reaches it through
+    `GraphView`s (workspace.py), which name the graphs every request reads (dataset parameters
+    for queries, USING for updates), so the server's own default graph does not matter; Oxigraph
+    refuses USING when started with `--union-default-graph`, so start it without. Nothing but
+    the URLs the user names is contacted."""
+
+    persistent = True
 
     def __init__(self, query_url: str, update_url: str | None = None, graph_store_url: str | None = None,
-                 timeout: float = 120.0):
+                 timeout: float = 120.0, auth: str | None = None, retries: int = 3, backoff: float = 0.5):
+        """`auth`: an Authorization header value ("Bearer TOKEN", "Basic …"), or user:password for
+        basic auth; `timeout`: seconds one request may take (also sent to servers that take a
+        timeout parameter); `retries`: attempts after a connection error, `backoff` seconds
+        doubling between them (HTTP errors are never retried: the server answered)."""
         base = query_url.rstrip("/")
         if base.endswith("/query") or base.endswith("/sparql"):
             root = base.rsplit("/", 1)[0]
@@ -610,27 +653,52 @@ class RemoteStore(Store):
         self.update_url = update_url or (root + "/update")
         self.graph_store_url = graph_store_url or (root + "/store")
         self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.authorization = _authorization(auth)
+        self.bytes_sent = 0
+        self.bytes_received = 0
+        self.requests = 0
 
     def _request(self, url: str, body: bytes, content_type: str, accept: str = "*/*",
                  method: str = "POST", max_bytes: int | None = None) -> tuple[str, bytes]:
+        import time as clock
         import urllib.error
         import urllib.request
 
-        request = urllib.request.Request(url, data=body, method=method,
-                                         headers={"Content-Type": content_type, "Accept": accept})
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (user-named URL)
-                data = response.read() if max_bytes is None else response.read(max_bytes + 1)
-                if max_bytes is not None and len(data) > max_bytes:
-                    raise ResultTooLarge(f"the answer is larger than the server's limit of {max_bytes:,} bytes; "
-                                         "ask for fewer rows (LIMIT / OFFSET)")
-                return response.headers.get("Content-Type", ""), data
-        except urllib.error.HTTPError as exc:
-            detail = exc.read().decode("utf-8", "replace")[:500]
-            error = QueryError if exc.code in (400, 406, 415) else StoreError
-            raise error(f"{url} answered {exc.code}: {detail}") from exc
-        except OSError as exc:
-            raise StoreError(f"cannot reach the SPARQL server at {url}: {exc}") from exc
+        headers = {"Content-Type": content_type, "Accept": accept}
+        if self.authorization:
+            headers["Authorization"] = self.authorization
+        where = url.split("?", 1)[0]
+        for attempt in range(self.retries + 1):
+            request = urllib.request.Request(url, data=body, method=method, headers=headers)
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (user-named URL)
+                    payload = response.read() if max_bytes is None else response.read(max_bytes + 1)
+                    self.requests += 1
+                    self.bytes_sent += len(body)
+                    self.bytes_received += len(payload)
+                    if max_bytes is not None and len(payload) > max_bytes:
+                        raise ResultTooLarge(f"the answer is larger than the server's limit of {max_bytes:,} bytes; "
+                                             "ask for fewer rows (LIMIT / OFFSET)")
+                    return response.headers.get("Content-Type", ""), payload
+            except urllib.error.HTTPError as exc:
+                detail = exc.read().decode("utf-8", "replace")[:500]
+                if exc.code in (401, 403):
+                    raise StoreError(f"{where} refused aimsgraph ({exc.code}): check the credentials "
+                                     f"given with --store-auth; the server said: {detail}") from exc
+                error = QueryError if exc.code in (400, 406, 415) else StoreError
+                raise error(f"{where} answered {exc.code}: {detail}") from exc
+            except TimeoutError as exc:
+                raise StoreError(f"the SPARQL server at {where} did not answer within {self.timeout:g} s") from exc
+            except OSError as exc:
+                if attempt < self.retries:
+                    clock.sleep(self.backoff * 2 ** attempt)
+                    continue
+                reason = getattr(exc, "reason", exc)
+                raise StoreError(f"cannot reach the SPARQL server at {where} "
+                                 f"(after {self.retries + 1} attempts): {reason}") from exc
+        raise AssertionError("unreachable")
 
     def _prologue(self, sparql: str) -> str:
         from .namespaces import sparql_prologue
@@ -657,9 +725,15 @@ class RemoteStore(Store):
             self.update(f"INSERT DATA {{ GRAPH <{graph}> {{\n{lines}\n}} }}")
         return self.count(graph) - before
 
-    def query(self, sparql: str, bindings: Bindings | None = None) -> QueryResult:
+    def query(self, sparql: str, bindings: Bindings | None = None, dataset: Dataset | None = None) -> QueryResult:
+        from urllib.parse import urlencode
+
         text = self._prologue(inline_bindings(sparql, bindings))
-        ctype, body = self._request(self.query_url, text.encode("utf-8"), "application/sparql-query",
+        url = self.query_url
+        if dataset is not None:  # SPARQL 1.1 Protocol dataset parameters override the server's default
+            url += "?" + urlencode([("default-graph-uri", g) for g in dataset.default]
+                                   + [("named-graph-uri", g) for g in dataset.named])
+        ctype, body = self._request(url, text.encode("utf-8"), "application/sparql-query",
                                     "application/sparql-results+json, application/n-triples;q=0.9")
         if "json" in ctype:
             import json
@@ -712,6 +786,20 @@ class RemoteStore(Store):
         return sorted(str(r["g"]) for r in rows if isinstance(r.get("g"), URIRef))
 
 
+def _authorization(auth: str | None) -> str | None:
+    """An Authorization header from `--store-auth`: "Bearer …" or "Basic …" as given, else
+    user:password for basic auth."""
+    if not auth:
+        return None
+    if auth.split(" ", 1)[0] in ("Bearer", "Basic"):
+        return auth
+    if ":" not in auth:
+        raise StoreError("--store-auth takes 'Bearer TOKEN', 'Basic BASE64' or user:password")
+    import base64
+
+    return "Basic " + base64.b64encode(auth.encode("utf-8")).decode("ascii")
+
+
 def _from_json_term(value: dict) -> Node:
     """A term of the SPARQL 1.1 JSON results format as an rdflib term."""
     kind = value["type"]
@@ -727,15 +815,155 @@ def _from_json_term(value: dict) -> Node:
     return Literal(value["value"])
 
 
-def open_store(engine: str = "oxigraph", path: str | None = None) -> Store:
+class GraphView(Store):
+    """Some graphs of another store under the names the pipeline uses.
+
+    An organisation's analysis lives in versioned graphs of a persistent store
+    (`…/org/acme/v3/data`, …); the stages read and write GRAPH_DATA, GRAPH_INFERRED and
+    GRAPH_PARAMETERS. A view maps those logical names (and the reasoner's delta graphs) to the
+    physical ones in every argument, query text, binding and result, and restricts queries and
+    updates to the mapped graphs plus the shared ones (ontology, catalogues), so another
+    organisation or version is never read."""
+
+    def __init__(self, base: Store, mapping: Mapping[str, str], shared: Iterable[str],
+                 delta_prefix: tuple[str, str] | None = None, read_only: bool = False):
+        self.base = base
+        self.mapping = dict(mapping)
+        self.shared = tuple(shared)
+        self.delta_prefix = delta_prefix  # (logical prefix, physical prefix) of delta graphs
+        self.read_only = read_only
+        self.reasons_in_place = base.reasons_in_place
+        self.persistent = base.persistent
+        self.reverse = {v: k for k, v in self.mapping.items()}
+        self.deltas: set[str] = set()  # delta graphs written through this view: readable by it
+
+    # names -------------------------------------------------------------------------------------
+    def physical(self, graph: str) -> str:
+        if graph in self.mapping:
+            return self.mapping[graph]
+        if self.delta_prefix and graph.startswith(self.delta_prefix[0]):
+            return self.delta_prefix[1] + graph[len(self.delta_prefix[0]):]
+        return graph
+
+    def logical(self, graph: str) -> str:
+        if graph in self.reverse:
+            return self.reverse[graph]
+        if self.delta_prefix and graph.startswith(self.delta_prefix[1]):
+            return self.delta_prefix[0] + graph[len(self.delta_prefix[1]):]
+        return graph
+
+    def _text(self, sparql: str) -> str:
+        """Logical graph IRIs written in a query or update (`<…/graph/inferred>`) made physical."""
+        for logical, physical in self.mapping.items():
+            sparql = sparql.replace(f"<{logical}>", f"<{physical}>")
+        if self.delta_prefix:
+            sparql = sparql.replace(f"<{self.delta_prefix[0]}", f"<{self.delta_prefix[1]}")
+        return sparql
+
+    def _term_in(self, term: Node) -> Node:
+        return URIRef(self.physical(str(term))) if isinstance(term, URIRef) else term
+
+    def _term_out(self, term: Node) -> Node:
+        return URIRef(self.logical(str(term))) if isinstance(term, URIRef) else term
+
+    def dataset(self, named: Iterable[str] = ()) -> Dataset:
+        """The shared and mapped graphs, plus `named` (e.g. the reasoner's delta of the last round)."""
+        graphs = (*self.shared, *self.mapping.values(), *sorted(self.deltas))
+        extra = tuple(self.physical(g) for g in named)
+        return Dataset(default=graphs + extra, named=graphs + extra)
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise StoreError("this view of the store is read-only")
+
+    # the Store interface ---------------------------------------------------------------------------
+    def load(self, data: str | bytes, fmt: str, graph: str) -> None:
+        self._writable()
+        self.base.load(data, fmt, self.physical(graph))
+
+    def add(self, graph: str, triples: Iterable[Triple]) -> int:
+        self._writable()
+        return self.base.add(self.physical(graph), triples)
+
+    def query(self, sparql: str, bindings: Bindings | None = None, dataset: Dataset | None = None) -> QueryResult:
+        bound = {k: self._term_in(v) for k, v in (bindings or {}).items()}
+        result = self.base.query(self._text(sparql), bound, dataset or self.dataset())
+        if result.kind == "select":
+            result.rows = [{k: self._term_out(v) for k, v in row.items()} for row in result.rows]
+        return result
+
+    def update(self, sparql: str) -> None:
+        self._writable()
+        self.base.update(self._text(sparql))
+
+    def answer(self, sparql: str, media_type: str, *, default_graphs: Iterable[str] | None = None,
+               named_graphs: Iterable[str] | None = None, base_iri: str | None = None,
+               max_rows: int | None = None, max_bytes: int | None = None,
+               allow_network: bool = False) -> Answer:
+        """As the base store answers, within the view's graphs: a Protocol or FROM dataset is
+        mapped to physical names and kept to the view's graphs, else the view's dataset. (Graph
+        names bound in the answer stay physical: the serialised bytes are the engine's own.)"""
+        from .sparql_guard import inspect_query
+
+        info = inspect_query(sparql, allow_network, base_iri)
+        mine = set(self.dataset().default)
+        if default_graphs is None and named_graphs is None and info.has_dataset:
+            default_graphs, named_graphs = info.default_graphs, info.named_graphs
+        if default_graphs is None and named_graphs is None:
+            default = named = list(self.dataset().default)
+        else:
+            default = [g for g in (self.physical(g) for g in default_graphs or ()) if g in mine]
+            named = [g for g in (self.physical(g) for g in named_graphs or ()) if g in mine]
+        return self.base.answer(self._text(sparql), media_type, default_graphs=default, named_graphs=named,
+                                base_iri=base_iri, max_rows=max_rows, max_bytes=max_bytes,
+                                allow_network=allow_network)
+
+    def insert_where(self, graph: str, template: str, where: str, named: Iterable[str] = (),
+                     dataset: Dataset | None = None) -> None:
+        self._writable()
+        if self.delta_prefix and graph.startswith(self.delta_prefix[0]):
+            self.deltas.add(self.physical(graph))
+        self.base.insert_where(self.physical(graph), self._text(template), self._text(where),
+                               named=[self.physical(g) for g in named], dataset=dataset or self.dataset(named))
+
+    def add_graph(self, source: str, target: str) -> None:
+        self._writable()
+        self.base.add_graph(self.physical(source), self.physical(target))
+
+    def triples(self, graph: str) -> list[Triple]:
+        return self.base.triples(self.physical(graph))
+
+    def count(self, graph: str) -> int:
+        return self.base.count(self.physical(graph))
+
+    def has(self, triple: Triple) -> bool:
+        return Store.has(self, triple)
+
+    def clear(self, graph: str) -> None:
+        self._writable()
+        self.base.clear(self.physical(graph))
+
+    def graphs(self) -> list[str]:
+        mine = set(self.shared) | set(self.mapping.values())
+        return sorted(self.logical(g) for g in self.base.graphs()
+                      if g in mine or (self.delta_prefix and g.startswith(self.delta_prefix[1])))
+
+
+def open_store(engine: str = "oxigraph", path: str | None = None, *, auth: str | None = None,
+               timeout: float = 120.0) -> Store:
     """The store named by `engine`: 'oxigraph' (default, embedded; on disk at `path`), 'rdflib'
-    (reference), or the URL of a SPARQL server (its query endpoint or its root)."""
+    (reference), or the URL of a SPARQL server (its query endpoint or its root; `auth` and
+    `timeout` apply to it)."""
     if engine.startswith(("http://", "https://")):
-        return RemoteStore(engine)
+        if path:
+            raise StoreError("--store-dir is for the embedded store; a SPARQL server keeps its own data")
+        return RemoteStore(engine, timeout=timeout, auth=auth)
+    if auth:
+        raise StoreError("--store-auth is for a SPARQL server (--store URL)")
     if engine == "oxigraph":
         return OxigraphStore(path)
     if engine == "rdflib":
         if path:
-            raise StoreError("the rdflib engine keeps data in memory only; drop --store-path")
+            raise StoreError("the rdflib reference store keeps data in memory only; drop --store-dir")
         return RdflibStore()
     raise StoreError(f"unknown store engine '{engine}' (choose oxigraph, rdflib or a SPARQL server URL)")
