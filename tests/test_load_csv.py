@@ -51,7 +51,8 @@ def test_list_cells_split_on_semicolons_and_nested_columns_fill_a_mapping():
 
 
 def test_cells_are_typed_like_yaml_values(folder):
-    edit(folder / "incidents.csv", "KT-INC-1,trip-assistant,2025-06-14,false,", "KT-INC-1,trip-assistant,2025-06-14,FALSE,")
+    edit(folder / "incidents.csv", "KT-INC-1,trip-assistant,2025-06-14,2025-06-14,other,false,",
+         "KT-INC-1,trip-assistant,2025-06-14,2025-06-14,other,FALSE,")
     entries = {e.id: e for e in read_register(folder)}
     assert entries["KT-INC-1"].values["serious"] is False  # spreadsheets write TRUE/FALSE
     assert entries["KT-R-2"].values["likelihood"] == 2

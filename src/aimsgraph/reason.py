@@ -48,6 +48,7 @@ from .store import Node, Store, Triple
 
 _HEADER = re.compile(r"^#\s*(id|purpose|source|stratum):\s*(.+?)\s*$", re.MULTILINE)
 _CONSTRUCT = re.compile(r"\bCONSTRUCT\s*\{[^{}]*\}\s*WHERE\b", re.IGNORECASE)
+_GRAPH_IRI = re.compile(r"\bGRAPH\s*<([^>]+)>", re.IGNORECASE)  # our own rule files: trusted text
 
 Pattern = tuple  # a triple pattern: three rdflib terms, any of them a Variable
 
@@ -89,6 +90,12 @@ class Rule:
         if selective:
             return f"{distinct} MINUS {{\n{self.template_text}\n}}"
         return f"{distinct} FILTER NOT EXISTS {{\n{self.template_text}\n}}"
+
+    @property
+    def named_graphs(self) -> tuple[str, ...]:
+        """Graphs the WHERE reads by name (`GRAPH <iri> { … }`): an update's USING clauses hide
+        them unless they are also given as USING NAMED."""
+        return tuple(sorted(set(_GRAPH_IRI.findall(self.where_text))))
 
     @property
     def select_query(self) -> str:
@@ -351,7 +358,7 @@ def apply_rules(store: Store, report: ReasoningReport, rules: tuple[Rule, ...] |
             for rule in pending:
                 started = time.perf_counter()
                 try:
-                    store.insert_where(RULE_DELTA, rule.template_text, rule.insert_where())
+                    store.insert_where(RULE_DELTA, rule.template_text, rule.insert_where(), named=rule.named_graphs)
                 except QueryError as exc:
                     raise AimsGraphError(f"rule {rule.id} ({rule.file}) failed: {exc}") from exc
                 new = store.count(RULE_DELTA)
