@@ -374,7 +374,7 @@ def make_router(service: Service) -> "APIRouter":
                 raise BadRequest(400, f"send one '{shorten(key, 40)}' parameter")
             params[key] = value
         day = _as_of(next((v for k, v in pairs if k == "as_of"), None))
-        return await run("named", name, params, day, heavy=heavy_date(day))
+        return await run("named", name, params, day, heavy=heavy_date(day), cache=True)
 
     @router.get("/trace/{ident}", summary="The chains an entry rests on, and what rests on it (nodes, edges)")
     @guarded

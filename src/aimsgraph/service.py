@@ -697,7 +697,7 @@ class Service:
         from .workers import PoolBusy, PoolTimeout, WorkerDied
 
         snapshot = self.snapshot
-        key = (snapshot.generation, task, args)
+        key = (snapshot.generation, task, _hashable(args))
         if cache:
             hit = self.cache.get(key)
             if hit is not None:
@@ -778,6 +778,15 @@ class Service:
                 "findings": len(self.meta.findings), "generation": self.snapshot.generation,
                 "triples": sum(self.meta.graphs.values()), "workers": pools, "timeout_s": self.timeout,
                 "writes": bool(self.write_token)}
+
+
+def _hashable(value: Any) -> Any:
+    """A cache key for task arguments (a named query's parameters come as a dict)."""
+    if isinstance(value, dict):
+        return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_hashable(v) for v in value)
+    return value
 
 
 def _unavailable(message: str, retry: bool = True) -> Reply:
