@@ -27,12 +27,13 @@ def _oxigraph_binary() -> str | None:
 @pytest.fixture(scope="session")
 def oxigraph_server():
     """Start `oxigraph serve` (from the `oxigraph` PyPI package, test extra) in memory on
-    127.0.0.1 with the union default graph, yield its root URL, stop it afterwards."""
+    127.0.0.1, yield its root URL, stop it afterwards. (Not `--union-default-graph`: aimsgraph names
+    the graphs of every request, and Oxigraph refuses USING in updates with that flag.)"""
     binary = _oxigraph_binary()
     if binary is None:
         pytest.skip("the oxigraph server binary is not installed (pip install 'aimsgraph[remote]')")
     port = free_port()
-    proc = subprocess.Popen([binary, "serve", "--bind", f"127.0.0.1:{port}", "--union-default-graph"],
+    proc = subprocess.Popen([binary, "serve", "--bind", f"127.0.0.1:{port}"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -49,6 +49,8 @@ PRIVATE = {
          "eu_ai_act": {"roles": ["provider"], "annex_iii": "4a", "art6_3_derogation": True}},
         {"id": "ranker", "name": "Candidate ranker",
          "eu_ai_act": {"roles": ["provider"], "annex_iii": "4a", "art6_3_derogation": True, "profiling": True}},
+        {"id": "odd-claim", "name": "Chatbot claiming Art 6(3)",
+         "eu_ai_act": {"roles": ["provider"], "interacts_with_people": True, "art6_3_derogation": True}},
         {"id": "infusion", "name": "Infusion dosing", "eu_ai_act": {"roles": ["provider"], "annex_i_product": "medical-device"}},
         {"id": "lift", "name": "Lift safety controller",
          "eu_ai_act": {"roles": ["product-manufacturer"], "annex_i_product": "lifts"}},
@@ -59,9 +61,27 @@ PRIVATE = {
          "eu_ai_act": {"roles": ["provider", "deployer"], "interacts_with_people": True, "synthetic_content": True}},
         {"id": "mood-meter", "name": "Audience mood meter",
          "eu_ai_act": {"roles": ["deployer"], "emotion_or_biometric_categorisation": True}},
+        {"id": "deepfaker", "name": "Campaign video generator",
+         "eu_ai_act": {"roles": ["deployer"], "deep_fake_or_public_text": True}},
         {"id": "spam-filter", "name": "Spam filter", "eu_ai_act": {"roles": ["deployer"]}},
         {"id": "base-model", "name": "Base language model", "eu_ai_act": {"roles": ["provider"], "gpai": True}},
         {"id": "internal", "name": "Internal forecaster"},
+        # Art 25(1): a deployer that rebrands, an importer that substantially modifies, and an
+        # organisation with no listed role that repurposes a system into a high-risk use
+        {"id": "rebranded", "name": "CV screening under our brand",
+         "eu_ai_act": {"roles": ["deployer"], "annex_iii": "4a", "becomes_provider": ["name-or-trademark"]}},
+        {"id": "modified", "name": "Imported scorer, retrained",
+         "eu_ai_act": {"roles": ["importer"], "annex_iii": "5b", "becomes_provider": ["substantial-modification"]}},
+        {"id": "repurposed", "name": "Chatbot turned exam grader",
+         "eu_ai_act": {"roles": [], "annex_iii": "3b", "becomes_provider": ["intended-purpose-change"]}},
+        # Annex I Section B (Art 2(2)): civil aviation named by its act, vehicles by their point
+        {"id": "drone", "name": "Drone autopilot",
+         "eu_ai_act": {"roles": ["provider", "deployer"], "annex_i_product": "Regulation (EU) 2018/1139"}},
+        {"id": "lane-keeper", "name": "Lane keeping assistant", "eu_ai_act": {"roles": ["provider"], "annex_i_product": 19}},
+        # Section A, named by its point: the full Chapter III regime
+        {"id": "glucose", "name": "Glucose predictor", "eu_ai_act": {"roles": ["provider"], "annex_i_product": 11}},
+        # machinery: Section A in the 2024 text (as-of 2026-01-31), Section B once amended
+        {"id": "press", "name": "Press brake guard", "eu_ai_act": {"roles": ["provider"], "annex_i_product": "2006/42/EC"}},
     ],
 }
 
@@ -78,12 +98,12 @@ PUBLIC = {
 }
 
 
-def _classify(register: dict, tmp_path_factory) -> dict[str, dict]:
+def _classify(register: dict, tmp_path_factory, as_of: date = date(2026, 1, 31), text: str = "auto") -> dict[str, dict]:
     path = tmp_path_factory.mktemp("classify") / "register.yaml"
     path.write_text(yaml.safe_dump(register, sort_keys=False), encoding="utf-8")
     store = open_store()
     load_input(store, path)
-    reason(store, Parameters(date(2026, 1, 31)))
+    reason(store, Parameters(as_of, ai_act_text=text))
     return {entry.pop("id"): entry for entry in classify(store)["systems"]}
 
 
@@ -97,8 +117,11 @@ def public(tmp_path_factory):
     return _classify(PUBLIC, tmp_path_factory)
 
 
-def entry(category, basis=(), roles=(), obligations=(), gpai=False) -> dict:
-    return {"category": category, "gpai": gpai, "basis": list(basis), "roles": list(roles), "obligations": list(obligations)}
+def entry(category, basis=(), roles=(), obligations=(), gpai=False, role_basis=None, limited_by=(),
+          excluded=()) -> dict:
+    return {"category": category, "gpai": gpai, "basis": list(basis), "roles": list(roles),
+            "obligations": list(obligations), "role_basis": role_basis or {}, "scope_limited_by": list(limited_by),
+            "excluded_obligations": list(excluded)}
 
 
 def _sorted(curies):
@@ -117,10 +140,12 @@ PRIVATE_EXPECTED = {
     # a valid Art 6(3) derogation: not high-risk, but the assessment is documented (Art 6(4)) and
     # the system registered (Art 49(2))
     "doc-sorter": entry("minimal-risk", [], ["provider"], arts(4, 6, 49)),
-    # the derogation is void when the system profiles natural persons; having claimed it, the
-    # provider still owes the Art 6(4) documentation
+    # the derogation is void when the system profiles natural persons: only the high-risk duties
+    # remain, not the Art 6(4) documentation or Art 49(2) registration of a valid derogation
     "ranker": entry("high-risk", ["euaia:art6", "euaia:art6-3", "euaia:annex3-4a"], ["provider"],
-                    _sorted(arts(4, 6) + HIGH_RISK_PROVIDER)),
+                    _sorted(arts(4) + HIGH_RISK_PROVIDER)),
+    # a derogation claimed without an Annex III point derogates from nothing and brings no duty
+    "odd-claim": entry("limited-risk", arts(50, "50-1"), ["provider"], arts(4, "50-1")),
     # Annex I only: no Art 49 registration
     "infusion": entry("high-risk", ["euaia:art6", "euaia:art6-1"], ["provider"],
                       _sorted(arts(4) + HIGH_RISK_PROVIDER_ANNEX_I)),
@@ -132,9 +157,30 @@ PRIVATE_EXPECTED = {
     # on matters of public interest, which a support chatbot does not produce
     "chatbot": entry("limited-risk", arts(50, "50-1", "50-2"), ["deployer", "provider"], arts(4, "50-1", "50-2")),
     "mood-meter": entry("limited-risk", arts(50, "50-3"), ["deployer"], arts(4, "50-3")),
+    # Art 50(4) alone (deep fakes, public-interest text) is a transparency duty: limited-risk
+    "deepfaker": entry("limited-risk", arts(50, "50-4"), ["deployer"], arts(4, "50-4")),
     "spam-filter": entry("minimal-risk", [], ["deployer"], arts(4)),
     "base-model": entry("minimal-risk", [], ["provider"], arts(4, 53), gpai=True),
     "internal": entry("out-of-scope"),
+    # Art 25(1): the provider's duties come with the provider role, beside the listed role's own
+    "rebranded": entry("high-risk", ["euaia:art6", "euaia:annex3-4a"], ["deployer", "provider"],
+                       _sorted(arts(4) + HIGH_RISK_PROVIDER + DEPLOYER_HIGH_RISK),
+                       role_basis={"provider": ["euaia:art25-1", "euaia:art25-1a"]}),
+    "modified": entry("high-risk", ["euaia:art6", "euaia:annex3-5b"], ["importer", "provider"],
+                      _sorted(arts(4, 23) + HIGH_RISK_PROVIDER),
+                      role_basis={"provider": ["euaia:art25-1", "euaia:art25-1b"]}),
+    "repurposed": entry("high-risk", ["euaia:art6", "euaia:annex3-3b"], ["provider"],
+                        _sorted(arts(4) + HIGH_RISK_PROVIDER), role_basis={"provider": ["euaia:art25-1", "euaia:art25-1c"]}),
+    # Art 2(2): high-risk under Art 6(1), but of the Act only Art 6(1), 102-109 and 112 apply, so no
+    # Chapter III duty (nor Art 4) for a civil-aviation or vehicle product (Annex I Section B)
+    "drone": entry("high-risk", ["euaia:art6", "euaia:art6-1", "euaia:annex1-20"], ["deployer", "provider"], [],
+                   limited_by=["euaia:art2-2"], excluded=_sorted(arts(4, 26) + HIGH_RISK_PROVIDER_ANNEX_I)),
+    "lane-keeper": entry("high-risk", ["euaia:art6", "euaia:art6-1", "euaia:annex1-19"], ["provider"], [],
+                         limited_by=["euaia:art2-2"], excluded=_sorted(arts(4) + HIGH_RISK_PROVIDER_ANNEX_I)),
+    "glucose": entry("high-risk", ["euaia:art6", "euaia:art6-1", "euaia:annex1-11"], ["provider"],
+                     _sorted(arts(4) + HIGH_RISK_PROVIDER_ANNEX_I)),
+    "press": entry("high-risk", ["euaia:art6", "euaia:art6-1", "euaia:annex1-1"], ["provider"],
+                   _sorted(arts(4) + HIGH_RISK_PROVIDER_ANNEX_I)),
 }
 
 
@@ -148,12 +194,14 @@ def test_every_system_is_classified(private, public):
     assert set(public) == {"benefits", "grid", "x-ray", "benefits-vendor"}
 
 
-def test_public_body_deployer_owes_fria_for_annex_iii(public):
-    assert public["benefits"] == entry("high-risk", ["euaia:art6", "euaia:annex3-5a"], ["deployer"], arts(4, 26, 27, 86))
+def test_public_body_deployer_owes_fria_and_registration_for_annex_iii(public):
+    """Art 27 (FRIA) and Art 26(8) with 49(3): a public authority registers its use of the system."""
+    assert public["benefits"] == entry("high-risk", ["euaia:art6", "euaia:annex3-5a"], ["deployer"],
+                                       arts(4, 26, 27, "49-3", 86))
 
 
 def test_no_fria_or_explanation_for_annex_iii_point_2(public):
-    """Art 27(1) and Art 86(1) both exclude Annex III point 2."""
+    """Art 27(1), Art 49(3) and Art 86(1) all exclude Annex III point 2."""
     assert public["grid"] == entry("high-risk", ["euaia:art6", "euaia:annex3-2"], ["deployer"], arts(4, 26))
 
 
@@ -162,7 +210,7 @@ def test_no_fria_or_explanation_for_annex_i_only_systems(public):
     assert public["x-ray"] == entry("high-risk", ["euaia:art6", "euaia:art6-1"], ["deployer"], arts(4, 26))
 
 
-def test_fria_binds_deployers_only(public):
+def test_fria_and_use_registration_bind_deployers_only(public):
     assert public["benefits-vendor"]["obligations"] == _sorted(arts(4) + HIGH_RISK_PROVIDER)
 
 
@@ -176,7 +224,20 @@ def test_classify_cli_finsecure_credit_scorer():
         "basis": ["euaia:art6", "euaia:annex3-5b"],
         "roles": ["deployer", "provider"],
         "obligations": _sorted(arts(4) + HIGH_RISK_PROVIDER + arts(26, 27, 86)),
+        "role_basis": {}, "scope_limited_by": [], "excluded_obligations": [],
     }
     assert systems["credit-scorer-features"]["category"] == "out-of-scope"
     assert systems["support-chatbot"]["category"] == "limited-risk"
     assert systems["fraud-detector"]["category"] == "minimal-risk"
+
+
+def test_machinery_is_annex_i_section_b_in_the_amended_text(tmp_path_factory):
+    """Regulation (EU) 2026/1744 moves machinery from Section A to Section B (point 21): Art 2(2)
+    then takes away the Chapter III duties the 2024 text gives a machinery product's provider."""
+    amended = _classify(PRIVATE, tmp_path_factory, date(2026, 9, 1))
+    assert amended["press"] == entry("high-risk", ["euaia:art6", "euaia:art6-1", "euaia:annex1-1"], ["provider"], [],
+                                     limited_by=["euaia:art2-2"],
+                                     excluded=_sorted(arts(4) + HIGH_RISK_PROVIDER_ANNEX_I))
+    assert amended["glucose"] == PRIVATE_EXPECTED["glucose"]  # medical devices stay in Section A
+    original = _classify(PRIVATE, tmp_path_factory, date(2026, 9, 1), "original")
+    assert original["press"] == PRIVATE_EXPECTED["press"]

@@ -19,6 +19,11 @@ FINSECURE_FINDINGS = [
     ("corrective-action-overdue", "warning", "NC-2025-02", ["iso42001:10.2"]),
     ("evidence-expired", "warning", "EV-16", ["iso42001:7.5.3"]),
     ("impact-assessment-incomplete", "warning", "IA-SC-2025", ["iso42001:A.5.5"]),
+    # second edition: the only cover of these is crosswalk rows of kind intersects-with
+    *[("obligation-partially-covered", "warning", "credit-scorer", [f"euaia:art{n}"])
+      for n in (4, 9, 11, 12, 13, 16, 17, 18, 19, 20, 26, 27, 43, 72, 73, 86)],
+    ("obligation-partially-covered", "warning", "fraud-detector", ["euaia:art4"]),
+    *[("obligation-partially-covered", "warning", "support-chatbot", [f"euaia:art{n}"]) for n in (4, "50-1", "50-2")],
     # Art 21 (cooperation with authorities, Art 16(k)) maps to A.8.5, which FinSecure has only planned
     ("obligation-uncovered", "warning", "credit-scorer", ["euaia:art21"]),
     ("obligation-uncovered", "warning", "credit-scorer", ["euaia:art47"]),
@@ -39,7 +44,9 @@ def finsecure_json() -> subprocess.CompletedProcess:
 def test_gaps_json_has_the_spec_shape_and_exact_findings(finsecure_json):
     assert finsecure_json.returncode == 1  # read, with violations
     doc = json.loads(finsecure_json.stdout)
-    assert list(doc) == ["as_of", "findings", "summary"]  # the spec's keys first, readiness added after
+    # the spec's keys first, readiness and the text of the Act applied added after
+    assert list(doc) == ["as_of", "findings", "summary", "ai_act_text"]
+    assert doc["ai_act_text"]["applied"] == "original" and doc["ai_act_text"]["choice"] == "auto"
     assert list(doc["summary"]) == ["clauses", "annex_a"]
     assert doc["summary"]["clauses"][4] == {"id": "iso42001:8", "title": "Operation", "requirements": 4, "met": 2,
                                             "share": 0.5, "open": ["iso42001:8.3", "iso42001:8.4"]}
@@ -85,9 +92,9 @@ def test_gaps_filters(finsecure_json):
 
 def test_gaps_text_and_markdown_group_by_clause():
     text = run("gaps", str(FINSECURE), "--as-of", "2026-01-31").stdout
-    assert text.startswith("Findings at 2026-01-31: 4 violations, 7 warnings")
+    assert text.startswith("Findings at 2026-01-31: 4 violations, 27 warnings")
     assert text.index("Clause 6 — Planning") < text.index("Clause 7 — Support") < text.index("Clause 10 — Improvement")
-    assert "\nReadiness (requirements with no open violation)\n" in text
+    assert "\nReadiness (requirements met: nothing open about them; Annex A controls effective or justified-excluded)\n" in text
     assert "  Clause 6   Planning" in text and "  A.10       Third-party and customer relationships" in text
     md = run("gaps", str(FINSECURE), "--as-of", "2026-01-31", "--format", "markdown").stdout
     assert "## Clause 7 — Support" in md and "| warning | `evidence-expired` | `EV-16` | iso42001:7.5.3 |" in md
@@ -101,8 +108,9 @@ def test_gaps_turtle_is_a_shacl_report():
     g = rdflib.Graph().parse(data=out, format="turtle")
     sh = rdflib.Namespace("http://www.w3.org/ns/shacl#")
     results = set(g.subjects(rdflib.RDF.type, sh.ValidationResult))
-    assert len(results) == len(FINSECURE_FINDINGS)
-    assert sorted(str(g.value(r, sh.resultSeverity)).rsplit("#", 1)[1] for r in results) == ["Violation"] * 4 + ["Warning"] * 7
+    # one result per finding, but one per partially covering control for obligation-partially-covered
+    assert len(results) == 62
+    assert sorted(str(g.value(r, sh.resultSeverity)).rsplit("#", 1)[1] for r in results) == ["Violation"] * 4 + ["Warning"] * 58
 
 
 def test_classify_credit_scorer():
@@ -126,5 +134,8 @@ def test_demo_prints_systems_findings_and_a_traced_chain():
     out = result.stdout
     assert "aimsgraph demo — FinSecure Bank AG" in out
     assert "credit-scorer            high-risk (euaia:art6, euaia:annex3-5b)" in out
-    assert "Findings at 2026-01-31: 4 violations, 7 warnings" in out
+    assert "Findings at 2026-01-31: 4 violations, 27 warnings" in out
+    assert "EU AI Act text: Regulation (EU) 2024/1689 as adopted (2024 text) (in force at the as-of date)" in out
+    assert "credit-scorer            high-risk (euaia:art6, euaia:annex3-5b); 3/23 obligations covered, 16 only partially" in out
+    assert "Controls: 33/38 applicable controls effective" in out
     assert "evidence EV-16" in out and "← EXPIRED" in out

@@ -117,7 +117,8 @@ def test_query_unknown_name_and_parameter_name_the_closest():
 def test_query_reading_register_data_without_one_says_to_pass_r():
     result = invoke("query", "risk-chain", "-p", "risk=R-CS-01")
     assert result.exit_code == 2 and result.stdout == ""
-    assert result.stderr == "error: query 'risk-chain' reads register data: pass the register with -r REGISTER\n"
+    assert result.stderr == ("error: query 'risk-chain' reads register data: pass the register with -r REGISTER "
+                             "(or a store that holds one: --store-dir DIR)\n")
 
 
 def test_catalogue_query_needs_no_register():
@@ -138,8 +139,9 @@ def test_flags_show_as_flags_in_help():
                                      "report", "explain", "serve"])
 def test_every_analysing_command_takes_the_shared_run_options(command):
     text = invoke(command, "--help").stdout
-    for option in ("--as-of", "--store", "--owl-engine", "--validator", "--window-months", "--expiring-days"):
-        assert text.count(option) == 1, (command, option)
+    for option in ("--as-of", "--store", "--store-dir", "--org", "--store-auth", "--store-timeout", "--owl-engine",
+                   "--validator", "--window-months", "--expiring-days"):
+        assert len(re.findall(rf"^  {option}(?![\w-])", text, re.MULTILINE)) == 1, (command, option)
 
 
 def test_progress_is_silent_off_a_terminal():

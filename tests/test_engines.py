@@ -92,8 +92,9 @@ def test_owlrl_adds_only_schema_triples_that_nothing_reads(closures):
     assert all(rule.reads is not None or rule.id in VARIABLE_PREDICATE_RULES for rule in load_rules())
 
 
-# rules whose WHERE has a variable predicate; it is bound by VALUES to aims: flags only
-VARIABLE_PREDICATE_RULES = {"eu-limited-risk", "eu-minimal-risk", "eu-condition-profile"}
+# rules whose WHERE has a variable predicate; it is bound by VALUES to aims: flags only, or (for
+# eu-applicable-date) by BIND to aims:changedAppliesFrom / aims:changedAnnexIApplyFrom
+VARIABLE_PREDICATE_RULES = {"eu-limited-risk", "eu-minimal-risk", "eu-condition-profile", "eu-applicable-date"}
 
 
 def _norm(triples):

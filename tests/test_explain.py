@@ -159,3 +159,90 @@ def test_cli_explain(register_path):
     assert fact["rule"] == "risk-score" and fact["triple"] == [DATA + "R-1", "aims:riskScore", "12"]
     missing = run("no-such-thing")
     assert missing.returncode == 2 and "neither a register id" in missing.stderr
+
+
+# --- why a role is `provider` (Art 25(1)) and why a duty does not apply (Art 2(2))
+
+VALUE_CHAIN = {
+    "format": "aimsgraph-register/1",
+    "organization": {"id": "acme", "name": "ACME Ltd"},
+    "ai_systems": [
+        {"id": "rebranded", "name": "CV screening under our brand",
+         "eu_ai_act": {"roles": ["deployer"], "annex_iii": "4a", "becomes_provider": ["name-or-trademark"]}},
+        {"id": "drone", "name": "Drone autopilot", "eu_ai_act": {"roles": ["provider"], "annex_i_product": "2018/1139"}},
+    ],
+}
+
+
+@pytest.fixture(scope="module", params=["oxigraph", "rdflib"])
+def value_chain(request, tmp_path_factory):
+    path = tmp_path_factory.mktemp("explain-value-chain") / "register.yaml"
+    path.write_text(yaml.safe_dump(VALUE_CHAIN, sort_keys=False), encoding="utf-8")
+    store = open_store(request.param)
+    load_input(store, path)
+    return store, reason(store, Parameters(date(2026, 1, 31)))
+
+
+def test_the_art25_provider_role_is_a_derived_fact_with_its_reason(value_chain):
+    store, report = value_chain
+    profile = DATA + "rebranded/eu-ai-act"
+    [role] = explain(store, report, profile, "aims:operatorRole", "euaia:provider")
+    doc = role.as_json()
+    assert (doc["rule"], doc["source"]) == ("eu-art25-provider", "Regulation (EU) 2024/1689, Art 25(1)(a)-(c)")
+    assert doc["bindings"] == {"ground": "euaia:art25-1a", "profile": profile, "system": DATA + "rebranded"}
+    premises = {tuple(p["triple"]): p.get("rule") or p["how"] for p in doc["premises"]}
+    assert premises == {
+        (DATA + "rebranded", "aims:euAIActCategory", "euaia:high-risk"): "eu-high-risk-annex-iii",
+        (DATA + "rebranded", "aims:hasEUAIActProfile", profile): "asserted",
+        (profile, "aims:becomesProviderBy", "euaia:art25-1a"): "asserted",
+    }
+    # a provider duty of the system rests on that derived role
+    [duty] = explain(store, report, "rebranded", "aims:hasObligation", "euaia:obl-art9-provider")
+    [via_role] = [p for p in duty.premises if term_text(p.triple[1]) == "aims:operatorRole"]
+    assert (via_role.rule, term_text(via_role.triple[2])) == ("eu-art25-provider", "euaia:provider")
+    [basis] = explain(store, report, "rebranded", "aims:roleBasis", "euaia:art25-1a")
+    assert basis.rule == "eu-art25-provider"
+
+
+def test_an_art2_2_exclusion_is_a_derived_fact_down_to_the_annex_i_section(value_chain):
+    store, report = value_chain
+    [excluded] = explain(store, report, "drone", "aims:excludedObligation", "euaia:obl-art9-provider")
+    assert excluded.rule == "eu-art2-2-excluded" and excluded.source == "Regulation (EU) 2024/1689, Art 2(2)"
+    assert [term_text(p.triple[1]) for p in excluded.premises if p.how == "rule"] == ["aims:scopeLimitedBy"]
+    profile = DATA + "drone/eu-ai-act"
+    text = render_text(explain(store, report, "drone", "aims:scopeLimitedBy", "euaia:art2-2"), register_names(store))
+    assert text.splitlines() == [
+        "drone aims:scopeLimitedBy euaia:art2-2  [rule eu-art2-2-section-b: A high-risk system whose only route is a "
+        "product of an Annex I Section B act falls under Art 2(2): of the EU AI Act only Art 6(1), 102-109 and 112 "
+        "apply to it. (Regulation (EU) 2024/1689, Art 2(2), Art 6(1), Annex I Section B)]",
+        f"   with ?entry=euaia:annex1-20, ?profile={profile}, ?system=drone",
+        "├─ euaia:annex1-20 aims:appliedAnnexISection euaia:annex1-section-b  [rule eu-annex-i-section: An Annex I "
+        "harmonisation act sits in the section of Annex I that the EU AI Act text applied by the run gives it (the "
+        "2026 amendment moves machinery from Section A to Section B). (Regulation (EU) 2024/1689, Annex I; "
+        "Regulation (EU) 2026/1744, Art 1(41))]",
+        f"│     with ?adopted=euaia:annex1-section-b, ?entry=euaia:annex1-20, ?profile={profile}, "
+        "?run=https://w3id.org/aimsgraph/run, ?section=euaia:annex1-section-b, ?text=euaia:text-original",
+        "│  ├─ https://w3id.org/aimsgraph/run rdf:type aims:AssessmentRun  [asserted in parameters]",
+        "│  ├─ https://w3id.org/aimsgraph/run aims:aiActText euaia:text-original  [asserted in parameters]",
+        "│  ├─ euaia:annex1-20 aims:annexISection euaia:annex1-section-b  [asserted in catalogues]",
+        f"│  └─ {profile} aims:annexIEntry euaia:annex1-20  [asserted in data]",
+        "├─ drone aims:classificationBasis euaia:annex1-20  [rule eu-high-risk-annex-i: A system that is, or is a "
+        "safety component of, a product under Annex I legislation is high-risk; the Annex I act is a basis when the "
+        "register names it. (Regulation (EU) 2024/1689, Art 6(1), Annex I)]",
+        f"│     with ?entry=euaia:annex1-20, ?product=2018/1139, ?profile={profile}, ?system=drone",
+        f"│  ├─ {profile} aims:annexIProduct 2018/1139  [asserted in data]",
+        f"│  ├─ drone aims:hasEUAIActProfile {profile}  [asserted in data]",
+        f"│  └─ {profile} aims:annexIEntry euaia:annex1-20  [asserted in data]",
+        "├─ drone aims:euAIActCategory euaia:high-risk  [rule eu-high-risk-annex-i: A system that is, or is a safety "
+        "component of, a product under Annex I legislation is high-risk; the Annex I act is a basis when the register "
+        "names it. (Regulation (EU) 2024/1689, Art 6(1), Annex I)]",
+        f"│     with ?entry=euaia:annex1-20, ?product=2018/1139, ?profile={profile}, ?system=drone",
+        f"│  ├─ {profile} aims:annexIProduct 2018/1139  [asserted in data]",
+        f"│  ├─ drone aims:hasEUAIActProfile {profile}  [asserted in data]",
+        f"│  └─ {profile} aims:annexIEntry euaia:annex1-20  [asserted in data]",
+        f"├─ {profile} aims:annexIEntry euaia:annex1-20  [asserted in data]",
+        f"└─ drone aims:hasEUAIActProfile {profile}  [asserted in data]",
+    ]
+    # no duty is derived for it at all
+    with pytest.raises(ExplainError, match="no derived fact"):
+        explain(store, report, "drone", "aims:hasObligation")

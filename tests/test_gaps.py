@@ -21,11 +21,14 @@ ROOT = Path(__file__).resolve().parents[1]
 FINSECURE = ROOT / "examples" / "finsecure" / "register.yaml"
 CONFORMANT = ROOT / "examples" / "conformant" / "register.yaml"
 AS_OF = date(2026, 1, 31)
-SPEC_RULES = 28
+SPEC_RULES = 31
 
 # (id, requirements, met, open) per group; FinSecure's four violations are A.7.4 unevidenced
 # (7.5, A.7.4), fraud-detector without impact assessment (6.1.4, 8.4, A.5.2), R-SC-01 untreated
-# (6.1.3, 8.3) and the missing SoA row A.10.4 (focus A.10.4, 6.1.3).
+# (6.1.3, 8.3) and the missing SoA row A.10.4 (focus A.10.4, 6.1.3). Second edition: warnings open
+# a requirement too (NC-2025-02 overdue: 10.2; EV-16 expired: 7.5.3; IA-SC-2025: A.5.5), and an
+# Annex A control that is neither effective nor justified-excluded is open whatever the findings
+# (A.4.4, A.8.5, A.9.3, A.10.3 partial or planned; A.7.4 unevidenced; A.10.4 missing).
 FINSECURE_CLAUSES = [
     ("iso42001:4", 4, 4, []),
     ("iso42001:5", 3, 3, []),
@@ -33,18 +36,18 @@ FINSECURE_CLAUSES = [
     ("iso42001:7", 5, 4, ["iso42001:7.5"]),
     ("iso42001:8", 4, 2, ["iso42001:8.3", "iso42001:8.4"]),
     ("iso42001:9", 3, 3, []),
-    ("iso42001:10", 2, 2, []),
+    ("iso42001:10", 2, 1, ["iso42001:10.2"]),
 ]
 FINSECURE_ANNEX_A = [
     ("iso42001:A.2", 3, 3, []),
     ("iso42001:A.3", 2, 2, []),
-    ("iso42001:A.4", 5, 5, []),
-    ("iso42001:A.5", 4, 3, ["iso42001:A.5.2"]),
+    ("iso42001:A.4", 5, 4, ["iso42001:A.4.4"]),
+    ("iso42001:A.5", 4, 2, ["iso42001:A.5.2", "iso42001:A.5.5"]),
     ("iso42001:A.6", 9, 9, []),
     ("iso42001:A.7", 5, 4, ["iso42001:A.7.4"]),
-    ("iso42001:A.8", 4, 4, []),
-    ("iso42001:A.9", 3, 3, []),
-    ("iso42001:A.10", 3, 2, ["iso42001:A.10.4"]),
+    ("iso42001:A.8", 4, 3, ["iso42001:A.8.5"]),
+    ("iso42001:A.9", 3, 2, ["iso42001:A.9.3"]),
+    ("iso42001:A.10", 3, 1, ["iso42001:A.10.3", "iso42001:A.10.4"]),
 ]
 
 
@@ -75,10 +78,45 @@ def test_readiness_per_clause_and_annex_a_objective(finsecure):
     assert sum(g["requirements"] for g in summary["annex_a"]) == 38  # every Annex A control once
 
 
-def test_readiness_counts_violations_only(finsecure):
+def test_readiness_counts_warnings_and_controls_that_are_not_effective(finsecure):
+    """Second edition: a requirement is met only when nothing about it is open, and a planned,
+    partial, unevidenced or missing control is not met whatever the findings say."""
     warnings = [f for f in finsecure.validation.findings if f.severity == "warning"]
-    summary = readiness(finsecure.store, warnings)  # EV-16 expired, A.5.5 incomplete ... all warnings
-    assert all(g["met"] == g["requirements"] and g["share"] == 1.0 for g in summary["clauses"] + summary["annex_a"])
+    summary = readiness(finsecure.store, warnings)  # EV-16 expired, A.5.5 incomplete, NC-2025-02 overdue
+    assert [(g["id"], g["open"]) for g in summary["clauses"] if g["open"]] == [
+        ("iso42001:7", ["iso42001:7.5"]), ("iso42001:10", ["iso42001:10.2"])]
+    no_findings = readiness(finsecure.store, [])
+    assert [g["id"] for g in no_findings["clauses"] if g["open"]] == []
+    assert [(g["id"], g["open"], g["not_effective"]) for g in no_findings["annex_a"] if g["open"]] == [
+        ("iso42001:A.4", ["iso42001:A.4.4"], ["iso42001:A.4.4"]),
+        ("iso42001:A.7", ["iso42001:A.7.4"], ["iso42001:A.7.4"]),
+        ("iso42001:A.8", ["iso42001:A.8.5"], ["iso42001:A.8.5"]),
+        ("iso42001:A.9", ["iso42001:A.9.3"], ["iso42001:A.9.3"]),
+        ("iso42001:A.10", ["iso42001:A.10.3", "iso42001:A.10.4"], ["iso42001:A.10.3", "iso42001:A.10.4"]),
+    ]
+
+
+def test_a_register_with_every_control_planned_is_not_ready(tmp_path):
+    """The review's case: every applicable control planned showed 100 % in every clause and
+    objective. Now every such control is open, and the risk treated by them is flagged (8.3)."""
+    import yaml
+
+    register = yaml.safe_load((ROOT / "tests" / "conformity" / "base.yaml").read_text(encoding="utf-8"))
+    for row in register["controls"]:
+        if row.get("applicable"):
+            row["status"] = "planned"
+    path = tmp_path / "planned.yaml"
+    path.write_text(yaml.safe_dump(register, sort_keys=False), encoding="utf-8")
+    analysis = analyse(path, AS_OF)
+    summary = gaps_document(analysis)["summary"]
+    assert [(g["id"], g["met"], g["requirements"]) for g in summary["annex_a"]] == [
+        ("iso42001:A.2", 0, 3), ("iso42001:A.3", 0, 2), ("iso42001:A.4", 0, 5), ("iso42001:A.5", 0, 4),
+        ("iso42001:A.6", 0, 9), ("iso42001:A.7", 1, 5), ("iso42001:A.8", 0, 4), ("iso42001:A.9", 0, 3),
+        ("iso42001:A.10", 2, 3)]  # only the justified exclusions (A.7.3, A.10.3, A.10.4) are met
+    assert {(g["id"], tuple(g["open"])) for g in summary["clauses"] if g["open"]} == {
+        ("iso42001:6", ("iso42001:6.1",)), ("iso42001:8", ("iso42001:8.3",))}
+    assert sorted((f.rule, f.focus) for f in analysis.validation.findings) == [
+        ("treatment-not-implemented", "NW-R-1")] * 3  # A.6.2.4, A.6.2.6, A.9.2
 
 
 def test_conformant_example_has_no_findings_and_full_readiness(conformant):
@@ -90,7 +128,10 @@ def test_conformant_example_has_no_findings_and_full_readiness(conformant):
 
 def test_gaps_document_keeps_the_spec_keys_first_and_summary_last(finsecure):
     doc = gaps_document(finsecure, filter_findings(finsecure.validation.findings, rule="evidence-expired"))
-    assert list(doc) == ["as_of", "findings", "summary"]
+    assert list(doc) == ["as_of", "findings", "summary", "ai_act_text"]
+    assert doc["ai_act_text"] == {
+        "choice": "auto", "applied": "original", "title": "Regulation (EU) 2024/1689 as adopted (2024 text)",
+        "source": "Regulation (EU) 2024/1689, OJ L, 2024/1689, 12.7.2024, Art 113", "in_force_from": "2024-08-01"}
     assert [f["focus"] for f in doc["findings"]] == ["EV-16"]
     # readiness is judged on every finding, not only the filtered ones
     assert doc["summary"]["clauses"][2]["open"] == ["iso42001:6.1"]
@@ -128,9 +169,13 @@ def test_filter_by_system_follows_risks_and_assessments(finsecure):
         return [(f.rule, f.focus) for f in filter_findings(finsecure.validation.findings, system=system,
                                                            store=finsecure.store)]
 
-    assert about("support-chatbot") == [("risk-untreated", "R-SC-01"), ("impact-assessment-incomplete", "IA-SC-2025")]
-    assert about("fraud-detector") == [("impact-assessment-missing", "fraud-detector")]
-    assert about("credit-scorer") == [("obligation-uncovered", "credit-scorer")] * 4  # Art 21, 47, 48, 49
+    assert about("support-chatbot") == [("risk-untreated", "R-SC-01"), ("impact-assessment-incomplete", "IA-SC-2025")] \
+        + [("obligation-partially-covered", "support-chatbot")] * 3  # Art 4, 50(1), 50(2)
+    assert about("fraud-detector") == [("impact-assessment-missing", "fraud-detector"),
+                                       ("obligation-partially-covered", "fraud-detector")]  # Art 4
+    # Art 4, 9, 11-13, 16-20, 26, 27, 43, 72, 73, 86 partially; Art 21, 47, 48, 49 not at all
+    assert about("credit-scorer") == [("obligation-partially-covered", "credit-scorer")] * 16 \
+        + [("obligation-uncovered", "credit-scorer")] * 4
     assert about("credit-scorer-features") == []
 
 
@@ -146,26 +191,28 @@ def test_filters_combine(finsecure):
 def test_text_groups_by_clause_and_ends_with_readiness(finsecure):
     summary = readiness(finsecure.store, finsecure.validation.findings)
     text = findings_text(finsecure.validation.findings, "2026-01-31", summary)
-    assert text.startswith("Findings at 2026-01-31: 4 violations, 7 warnings\n")
+    assert text.startswith("Findings at 2026-01-31: 4 violations, 27 warnings\n")
     headings = [line for line in text.splitlines() if line and not line.startswith(" ")]
     assert headings == [
-        "Findings at 2026-01-31: 4 violations, 7 warnings",
+        "Findings at 2026-01-31: 4 violations, 27 warnings",
         "Clause 6 — Planning", "Clause 7 — Support", "Clause 10 — Improvement",
         "ISO/IEC 42001 Annex A", "EU AI Act (Regulation (EU) 2024/1689)",
-        "Readiness (requirements with no open violation)",
+        "Readiness (requirements met: nothing open about them; Annex A controls effective or justified-excluded)",
     ]
     assert "  ✗ soa-incomplete                   iso42001:A.10.4\n" in text
     assert "      refs: euaia:art49\n" in text
-    readiness_lines = text.split("Readiness (requirements with no open violation)\n", 1)[1].splitlines()
+    assert ("      No effective control discharges euaia:art12 for AI system 'credit-scorer'; only crosswalk rows "
+            "that do not discharge it cover it in part: A.6.2.8 (intersects-with)\n") in text
+    readiness_lines = text.split("justified-excluded)\n", 1)[1].splitlines()
     assert len(readiness_lines) == 16
     assert readiness_lines[4].split() == ["Clause", "8", "Operation", "2/4", "50%"]
-    assert readiness_lines[-1].split()[-2:] == ["2/3", "67%"] and readiness_lines[-1].startswith("  A.10 ")
+    assert readiness_lines[-1].split()[-2:] == ["1/3", "33%"] and readiness_lines[-1].startswith("  A.10 ")
 
 
 def test_markdown_has_a_table_per_group_and_a_readiness_table(finsecure):
     summary = readiness(finsecure.store, finsecure.validation.findings)
     md = findings_markdown(finsecure.validation.findings, "2026-01-31", summary)
-    assert md.startswith("# Findings at 2026-01-31\n\n4 violations, 7 warnings.\n")
+    assert md.startswith("# Findings at 2026-01-31\n\n4 violations, 27 warnings.\n")
     assert [line for line in md.splitlines() if line.startswith("## ")] == [
         "## Clause 6 — Planning", "## Clause 7 — Support", "## Clause 10 — Improvement",
         "## ISO/IEC 42001 Annex A", "## EU AI Act (Regulation (EU) 2024/1689)", "## Readiness"]
@@ -181,12 +228,15 @@ def test_text_without_findings_says_so():
 def test_turtle_is_the_raw_shacl_report_graded_like_the_findings(finsecure):
     g = rdflib.Graph().parse(data=report_turtle(finsecure.validation), format="turtle")
     results = set(g.subjects(RDF.type, SH.ValidationResult))
-    assert len(results) == 11
-    assert Counter(g.value(r, SH.resultSeverity) for r in results) == {SH.Violation: 4, SH.Warning: 7}
+    # one result per finding, except obligation-partially-covered: one per control giving partial
+    # cover (51 for FinSecure's 20 such findings), which the findings merge
+    assert len(results) == 62
+    assert Counter(g.value(r, SH.resultSeverity) for r in results) == {SH.Violation: 4, SH.Warning: 58}
     data = "https://w3id.org/aimsgraph/data/finsecure/"
     assert {str(g.value(r, SH.focusNode)) for r in results} == {
         data + "soa/A.7.4", data + "fraud-detector", data + "R-SC-01", "https://w3id.org/aimsgraph/iso42001/A.10.4",
-        data + "NC-2025-02", data + "EV-16", data + "IA-SC-2025", data + "credit-scorer"}
+        data + "NC-2025-02", data + "EV-16", data + "IA-SC-2025", data + "credit-scorer", data + "fraud-detector",
+        data + "support-chatbot"}
 
 
 # ---------------------------------------------------------------------------- the shapes file

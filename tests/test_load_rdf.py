@@ -103,10 +103,35 @@ def test_owl_imports_is_kept_as_a_triple_and_not_followed(tmp_path, no_network):
     assert len(read_rdf(path)) == 1
 
 
-def test_trig_and_nquads_graphs_are_merged(tmp_path, no_network):
+def test_trig_and_nquads_graphs_read_as_one_graph(tmp_path, no_network):
     path = tmp_path / "register.trig"
     path.write_text(f"<{EX}a> <{EX}p> <{EX}b> . <{EX}g> {{ <{EX}a> <{EX}p> <{EX}c> . }}", encoding="utf-8")
     assert {str(o) for o in read_rdf(path).objects()} == {EX + "b", EX + "c"}
+
+
+@pytest.mark.parametrize("name, text", [
+    ("register.trig", f"<{EX}a> <{EX}p> <{EX}b> . <{EX}g> {{ <{EX}a> <{EX}p> <{EX}c> . }}"),
+    ("register.nq", f"<{EX}a> <{EX}p> <{EX}b> .\n<{EX}a> <{EX}p> <{EX}c> <{EX}g> .\n"),
+])
+def test_trig_and_nquads_keep_their_graph_names_in_the_store(tmp_path, no_network, name, text):
+    from aimsgraph.load import load_input
+    from aimsgraph.namespaces import GRAPH_DATA
+    from aimsgraph.store import open_store
+
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    store = open_store()
+    load_input(store, path)
+    assert EX + "g" in store.graphs()
+    assert [str(t[2]) for t in store.triples(EX + "g")] == [EX + "c"]
+    assert [str(t[2]) for t in store.triples(GRAPH_DATA)] == [EX + "b"]
+
+
+def test_a_trig_graph_may_not_take_an_aimsgraph_graph_name(tmp_path, no_network):
+    path = tmp_path / "register.trig"
+    path.write_text(f"<https://w3id.org/aimsgraph/graph/inferred> {{ <{EX}a> <{EX}p> <{EX}c> . }}", encoding="utf-8")
+    with pytest.raises(RDFInputError, match="one of aimsgraph's own graphs"):
+        read_rdf(path)
 
 
 @pytest.mark.parametrize("name, text, message", [

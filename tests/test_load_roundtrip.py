@@ -236,6 +236,7 @@ def test_finsecure_audits_reviews_nonconformities_incidents_training(finsecure):
     action = finsecure.nested("Nonconformity", "NC-2025-01", "CorrectiveAction")
     assert action["aims:due"] == ["2025-09-30^^xsd:date"] and action["aims:completedOn"] == ["2025-09-26^^xsd:date"]
     assert finsecure.fields("Incident", "INC-2025-01") == {
+        "aims:awareOn": ["2025-07-15^^xsd:date"], "aims:incidentKind": ["aims:incident-other"],
         "aims:date": ["2025-07-14^^xsd:date"], "aims:inOrganization": ["data:finsecure"],
         "aims:incidentOfSystem": ["data:credit-scorer"], "aims:registerId": ["INC-2025-01"],
         "aims:reportedToAuthorityOn": ["2025-07-22^^xsd:date"], "aims:serious": ["true^^xsd:boolean"],
@@ -334,6 +335,7 @@ def test_csv_audits_reviews_nonconformities_incidents_training(kittiwake):
         "aims:description": ["Assign the monthly escalation review to the customer service team leads"],
         "aims:due": ["2025-12-15^^xsd:date"], "rdf:type": ["aims:CorrectiveAction"]}
     assert kittiwake.fields("Incident", "KT-INC-1") == {
+        "aims:awareOn": ["2025-06-14^^xsd:date"], "aims:incidentKind": ["aims:incident-other"],
         "aims:date": ["2025-06-14^^xsd:date"], "aims:inOrganization": ["data:kittiwake"],
         "aims:incidentOfSystem": ["data:trip-assistant"], "aims:registerId": ["KT-INC-1"],
         "aims:serious": ["false^^xsd:boolean"], "rdf:type": ["aims:Incident"]}

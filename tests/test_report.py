@@ -83,9 +83,12 @@ def test_report_content(report_file):
     for system, category in (("credit-scorer", "high-risk"), ("support-chatbot", "limited-risk"),
                              ("fraud-detector", "minimal-risk"), ("credit-scorer-features", "out-of-scope")):
         assert re.search(rf'<span>{system}</span><span class="pill {category}">', page)
-    # credit-scorer: Art 21 (A.8.5 only planned) and Art 47-49 open
-    assert "19 of 23 obligations covered by an effective control" in page
-    assert page.count('<div class="finding ') == 11
+    # credit-scorer: Art 10, 14, 15 discharged by the bank's own controls (maps_to); 16 articles met
+    # only in part by intersects-with crosswalk rows; Art 21 (A.8.5 only planned) and Art 47-49 open
+    assert ("3 of 23 obligations covered by an effective control, 16 only partially (crosswalk rows that do not "
+            "discharge them)") in page
+    assert "EU AI Act text: Regulation (EU) 2024/1689 as adopted (2024 text) (in force at the as-of date)" in page
+    assert page.count('<div class="finding ') == 31
     assert page.count('<div class="finding violation">') == 4
     assert 'Affects risks: R-CS-01; systems: credit-scorer; articles: euaia:art10, euaia:art26.' in page
     assert page.count("<tr", page.index('<table class="soa">')) == 1 + 38 + 2
@@ -100,7 +103,7 @@ def test_readiness_by_clause_counts_findings_per_group():
     assert got == [
         ("iso42001:4", 0, 0, "ready"), ("iso42001:5", 0, 0, "ready"), ("iso42001:6", 3, 0, "not-ready"),
         ("iso42001:7", 1, 1, "not-ready"), ("iso42001:8", 0, 0, "ready"), ("iso42001:9", 0, 0, "ready"),
-        ("iso42001:10", 0, 1, "attention"), ("iso42001:A", 0, 1, "attention"), ("euaia", 0, 4, "attention"),
+        ("iso42001:10", 0, 1, "attention"), ("iso42001:A", 0, 1, "attention"), ("euaia", 0, 24, "attention"),
     ]
     assert [r.status for r in readiness_by_clause([])] == ["ready"] * 9
 
@@ -116,8 +119,28 @@ def test_system_picture_keeps_only_the_risk_chains():
 
 def test_conformant_report_says_ready():
     page = report_html(analysed(CONFORMANT))
-    assert '<p class="verdict ready">Ready: no violations or warnings at this date.</p>' in page
+    assert ('<p class="verdict ready">Ready: no violations or warnings at this date, every applicable control '
+            'effective.</p>') in page
     assert "No findings at this date." in page
+
+
+def test_a_register_with_planned_controls_is_not_ready(tmp_path):
+    """The review's case: every applicable control planned, no violation, and the report said
+    "ready with reservations" beside "10/38 applicable controls effective". Readiness counts only
+    effective or justified-excluded controls (conformity.md, second edition)."""
+    import yaml
+
+    register = yaml.safe_load((ROOT / "tests" / "conformity" / "base.yaml").read_text(encoding="utf-8"))
+    for row in register["controls"]:
+        if row.get("applicable"):
+            row["status"] = "planned"
+    path = tmp_path / "planned.yaml"
+    path.write_text(yaml.safe_dump(register, sort_keys=False), encoding="utf-8")
+    page = report_html(analyse(path, date(2026, 1, 31)))
+    assert ('<p class="verdict not-ready">Not ready: 36 of 36 applicable controls are not effective (planned, '
+            'partial or without valid evidence), before the certification audit.</p>') in page
+    assert '<div class="n">0/36</div><div class="l">applicable controls effective</div>' in page
+    assert '<span class="pill not-ready">Not ready</span>' in page
 
 
 def _png_size_and_colours(path: Path) -> tuple[int, int, int]:

@@ -75,10 +75,11 @@ def _edges(analysis) -> list[tuple[str, str, str]]:
 
 
 FIXTURE_EDGES = sorted([
-    ("euaia:art10", "covered-by", "iso42001:A.7.4"),
+    # crosswalk rows of kind intersects-with give partial cover only (second edition)
+    ("euaia:art10", "partly-covered-by", "iso42001:A.7.4"),
     ("euaia:art14", "covered-by", "OWN-1"),  # the register row's maps_to
-    ("euaia:art26", "covered-by", "iso42001:A.7.4"),
-    ("euaia:art43", "covered-by", "iso42001:A.6.2.5"),
+    ("euaia:art26", "partly-covered-by", "iso42001:A.7.4"),
+    ("euaia:art43", "partly-covered-by", "iso42001:A.6.2.5"),
     ("OWN-1", "evidenced-by", "EV-OK"),
     ("iso42001:A.6.2.5", "evidenced-by", "EV-OK"),
     ("iso42001:A.7.4", "evidenced-by", "EV-OLD"),
@@ -135,9 +136,11 @@ def test_trace_nodes_query_states(fixture_analysis):
     }
     assert sum(1 for v in got.values() if v == ("control", "missing")) == 38 - 3
     articles = {r["node"]: r["state"] for r in rows if r["kind"] == "article" and r["state"]}
-    # OWN-1 (maps_to) covers Art 14 and A.6.2.5 Art 43; A.7.4 is not effective, so Art 10 is open;
-    # Art 26 binds no system here (scorer is provider only), so it has no state.
-    assert {k for k, v in articles.items() if v == "covered"} == {"euaia:art14", "euaia:art43"}
+    # OWN-1 (maps_to) covers Art 14; A.6.2.5's crosswalk row to Art 43 intersects with it, which is
+    # partial cover only; A.7.4 is not effective, so Art 10 is open; Art 26 binds no system here
+    # (scorer is provider only), so it has no state.
+    assert {k for k, v in articles.items() if v == "covered"} == {"euaia:art14"}
+    assert {k for k, v in articles.items() if v == "partially covered"} == {"euaia:art43"}
     assert {k for k, v in articles.items() if v == "not covered"} == {
         f"euaia:art{n}" for n in (4, 9, 10, 11, 12, 13, 15, 16, 17, 18, 19, 20, 21, 47, 48, 49, 72, 73)}
 
@@ -261,7 +264,10 @@ def test_finsecure_impact_of_removing_the_data_quality_control(finsecure):
     assert set(hit.risks) == {"R-CS-01"}
     assert set(hit.systems) == {"credit-scorer"}
     assert set(hit.articles) == {"euaia:art10", "euaia:art26"}
-    assert hit.uncovered_risks == hit.uncovered_articles == []  # other effective controls remain
+    assert hit.uncovered_risks == []  # other effective controls remain in the treatment
+    # Art 10 keeps FS-FAIR-01 (its maps_to); Art 26 never had a control that discharges it, only
+    # crosswalk rows of kind intersects-with, which are partial cover (second edition)
+    assert hit.uncovered_articles == ["euaia:art26"]
 
 
 def test_cli_trace_writes_exports_and_prints_the_tree(cli_runner, tmp_path):
@@ -308,3 +314,23 @@ def test_cli_impact_and_hotspots_json(cli_runner):
     assert doc["failed_controls"] == ["A.6.2.5", "OWN-1"] and doc["uncovered_risks"] == ["R-1"]
     result = cli_runner.invoke(app, ["hotspots", str(FIXTURE), "--as-of", "2026-01-31", "--top", "1", "--format", "json"])
     assert [h["control"] for h in json.loads(result.stdout)["hotspots"]] == ["A.7.4"]
+
+
+VALUE_CHAIN = ROOT / "tests" / "fixtures" / "value-chain.yaml"
+
+
+@pytest.mark.parametrize("store_engine", ["oxigraph", "rdflib"])
+def test_trace_shows_the_art25_provider_and_the_art2_2_exclusion(store_engine):
+    graph = trace_graph(analysed(VALUE_CHAIN, store_engine=store_engine).store)
+    assert graph.nodes["rebranded"]["state"] == "high-risk, provider under Art 25(1)"
+    # the provider duties come with the derived role, beside the deployer's
+    assert {c for c in graph.successors("rebranded") if graph.edges["rebranded", c]["relation"] == "has-obligation"} \
+        >= {"euaia:art9", "euaia:art16", "euaia:art26", "euaia:art43", "euaia:art49"}
+    drone = trace_text(graph, "drone").splitlines()
+    assert drone[0] == ("system drone — Drone autopilot [high-risk, Annex I Section B: only Art 6(1), 102-109, 112 "
+                        "apply (Art 2(2))]")
+    excluded = [line for line in drone[1:] if "not applicable under Art 2(2):" in line]
+    assert len(excluded) == len(drone) - 1 == 19  # Art 4, 9-21, 43, 47, 48, 72, 73: nothing else hangs below it
+    assert "├─ not applicable under Art 2(2): euaia:art9 — Art 9 Risk management system" in drone
+    # an excluded duty is no article the system must meet
+    assert not [n for n in graph.successors("drone") if graph.edges["drone", n]["relation"] == "has-obligation"]

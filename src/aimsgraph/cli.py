@@ -27,10 +27,13 @@ from rich.console import Console
 from . import __version__
 from .errors import AimsGraphError, InputError
 from .load import load_packaged, read_input
-from .pipeline import Analysis, Progress, analyse, check_filters, classify, filter_findings, gaps_document
+from .pipeline import (Analysis, Progress, analyse, analyse_stored, check_filters, classify, filter_findings,
+                       gaps_document)
 from .query import named_queries, named_query, rows_as_text, run_named
+from .acttext import CHOICES as ACT_TEXT_CHOICES
 from .owl import OWL_ENGINES
 from .render import classification_text, findings_markdown, findings_text, to_json
+from .namespaces import GRAPH_DATA
 from .store import open_store
 from .validate import VALIDATORS, readiness, report_turtle
 
@@ -53,6 +56,7 @@ GapsFormat = choices("GapsFormat", "json", "text", "markdown", "turtle")
 AnswerFormat = choices("AnswerFormat", "json", "text")
 Severity = choices("Severity", "violation", "warning", "info")
 SoAFormat = choices("SoAFormat", "csv", "xlsx", "html")
+ActTextChoice = choices("ActTextChoice", *ACT_TEXT_CHOICES)
 
 
 # --- the options every analysing command shares, declared once ----------------------------------
@@ -64,10 +68,15 @@ class RunOptions:
 
     as_of: date
     store: str = "oxigraph"
+    store_dir: str | None = None
+    org: str | None = None
+    store_auth: str | None = None
+    store_timeout: float = 120.0
     owl_engine: str = "auto"
     validator: str = "store"
     window_months: int = 12
     expiring_days: int = 30
+    ai_act_text: str = "auto"
 
 
 def _parse_date(value: Optional[str]) -> date:
@@ -85,9 +94,21 @@ _RUN_PARAMETERS = [
                                     help="Judge time-dependent rules at this date (default: today).")]),
     inspect.Parameter("store", inspect.Parameter.KEYWORD_ONLY, default="oxigraph", annotation=Annotated[
         str, typer.Option("--store", metavar="ENGINE|URL", help=(
-            "oxigraph (embedded, default), rdflib (reference), or the URL of a SPARQL 1.1 server whose "
-            "default graph is the union of its graphs (e.g. http://127.0.0.1:7878 for `oxigraph serve "
-            "--union-default-graph`); aimsgraph replaces its own named graphs there."))]),
+            "oxigraph (embedded, in memory, default), rdflib (reference), or the URL of a SPARQL 1.1 server "
+            "(e.g. http://127.0.0.1:7878 for `oxigraph serve`), where the analysis is kept in named graphs "
+            "of its own and each request names the graphs it reads."))]),
+    inspect.Parameter("store_dir", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[
+        Optional[str], typer.Option("--store-dir", metavar="DIR", help=(
+            "Keep the analysis in an on-disk store in DIR (created when missing): `load` writes it, the other "
+            "commands read it when no REGISTER is given."))]),
+    inspect.Parameter("org", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[
+        Optional[str], typer.Option("--org", metavar="ID", help=(
+            "The organisation in a store that holds several (default: the register's, or the store's only one)."))]),
+    inspect.Parameter("store_auth", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[
+        Optional[str], typer.Option("--store-auth", metavar="CREDENTIALS", envvar="AIMSGRAPH_STORE_AUTH", help=(
+            "For --store URL: 'Bearer TOKEN', 'Basic BASE64' or user:password (or $AIMSGRAPH_STORE_AUTH)."))]),
+    inspect.Parameter("store_timeout", inspect.Parameter.KEYWORD_ONLY, default=120.0, annotation=Annotated[
+        float, typer.Option("--store-timeout", min=1, metavar="SECONDS", help="For --store URL: seconds one request may take.")]),
     inspect.Parameter("owl_engine", inspect.Parameter.KEYWORD_ONLY, default="auto", annotation=Annotated[
         str, typer.Option("--owl-engine", metavar="ENGINE", help=(
             f"OWL 2 RL engine: {', '.join(OWL_ENGINES)}; auto runs the compiled rules in the store (sparql), "
@@ -100,6 +121,10 @@ _RUN_PARAMETERS = [
         int, typer.Option("--window-months", min=1, help="Look-back window for audits, reviews and training.")]),
     inspect.Parameter("expiring_days", inspect.Parameter.KEYWORD_ONLY, default=30, annotation=Annotated[
         int, typer.Option("--expiring-days", min=0, help="Evidence expiring within this many days counts as expiring.")]),
+    inspect.Parameter("ai_act_text", inspect.Parameter.KEYWORD_ONLY, default="auto", annotation=Annotated[
+        ActTextChoice, typer.Option("--ai-act-text", help=(
+            "The text of the EU AI Act to apply: original (Regulation (EU) 2024/1689 as adopted), amended "
+            "(as the shipped catalogue records its amendment), auto (the text in force at --as-of)."))]),
 ]
 
 
@@ -119,8 +144,9 @@ def with_run_options(command: Callable) -> Callable:
     return wrapper
 
 
-RegisterArg = Annotated[Path, typer.Argument(metavar="REGISTER",
-                                             help="Register (YAML file or folder of CSV files) or RDF file.")]
+RegisterArg = Annotated[Optional[Path], typer.Argument(metavar="[REGISTER]", help=(
+    "Register (YAML file or folder of CSV files) or RDF file; leave it out to use what a persistent "
+    "store holds (--store-dir DIR or --store URL)."))]
 FailOnOption = Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 when a finding of this severity or worse is found (never: always 0).")]
 
 
@@ -166,11 +192,41 @@ def input_errors() -> Iterator[None]:
         raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
-def run_analysis(register: Path, run: RunOptions) -> Analysis:
+_open_analyses: list[Analysis] = []  # released when the command ends (temporary graphs in a store)
+
+
+def open_run_store(run: RunOptions):
     with input_errors():
-        return analyse(register, run.as_of, owl_engine=run.owl_engine, store_engine=run.store,
-                       validator=run.validator, window_months=run.window_months,
-                       expiring_days=run.expiring_days, progress=TerminalProgress(err))
+        return open_store(run.store, run.store_dir, auth=run.store_auth, timeout=run.store_timeout)
+
+
+def run_analysis(register: Path | None, run: RunOptions, store=None) -> Analysis:
+    """The register analysed (and, in a persistent store, kept as its organisation's current
+    version), or with no register what the persistent store holds."""
+    store = store or open_run_store(run)
+    options = dict(owl_engine=run.owl_engine, validator=run.validator, window_months=run.window_months,
+                   expiring_days=run.expiring_days, progress=TerminalProgress(err), org=run.org,
+                   ai_act_text=str(getattr(run.ai_act_text, "value", run.ai_act_text)))
+    with input_errors():
+        if register is not None:
+            analysis = analyse(register, run.as_of, store=store, **options)
+        else:
+            analysis = analyse_stored(store, run.as_of, **options)
+    _open_analyses.append(analysis)
+    return analysis
+
+
+def split_register(run: RunOptions, register: str | None, *rest: str | None) -> tuple[Path | None, list]:
+    """For commands with further arguments (trace ID, explain SUBJECT …): REGISTER may be left
+    out when a persistent store is given; the first argument is the register when it names an
+    existing file or folder, or when no store is given."""
+    stored = run.store_dir is not None or run.store.startswith(("http://", "https://"))
+    if register is not None and (Path(register).exists() or not stored):
+        return Path(register), list(rest)
+    shifted = [register, *rest]
+    if shifted[-1] is not None:
+        raise typer.BadParameter(f"'{shifted[0]}' is no file or folder, and with a store there is one argument too many")
+    return None, shifted[:-1]
 
 
 def fail_on_exit(analysis: Analysis, fail_on: FailOn) -> None:
@@ -202,11 +258,68 @@ def convert(
         sys.stdout.write(text)
 
 
+@app.command("load")
+@with_run_options
+def load_command(
+    register: Annotated[Path, typer.Argument(metavar="REGISTER", help="Register (YAML file or folder of CSV files) or RDF file.")],
+    run: RunOptions,
+) -> None:
+    """Load a register into a persistent store (--store-dir DIR or --store URL) and reason over it:
+    all or nothing, the organisation's previous analysis stays until the new one is complete.
+    Later commands given no REGISTER answer from it."""
+    from . import workspace
+
+    store = open_run_store(run)
+    if not store.persistent:
+        raise typer.BadParameter("load keeps the analysis in a persistent store: give --store-dir DIR or --store URL",
+                                 param_hint="--store-dir")
+    started = time.perf_counter()
+    analysis = run_analysis(register, run, store)
+    version = workspace.current(store, run.org or _org_of(analysis))
+    reasoning = analysis.reasoning
+    err.print(f"loaded '{version.org}': {analysis.store.count(GRAPH_DATA):,} triples, "
+              f"{reasoning.owl_triples + reasoning.rule_triples:,} inferred at {analysis.params.as_of}, "
+              f"version {version.data} ({time.perf_counter() - started:.1f} s){_traffic(store)}", highlight=False)
+
+
+def _org_of(analysis: Analysis) -> str | None:
+    rows = analysis.store.query("SELECT ?id WHERE { ?o a aims:Organization ; aims:registerId ?id }").rows
+    return str(rows[0]["id"]) if len(rows) == 1 else None
+
+
+def _traffic(store) -> str:
+    """What crossed the network to a SPARQL server, for the user to see that the work ran there."""
+    if not hasattr(store, "bytes_sent"):
+        return ""
+    return (f"; {store.requests} requests, {store.bytes_sent:,} bytes sent, "
+            f"{store.bytes_received:,} bytes received")
+
+
+@app.command("orgs")
+@with_run_options
+def orgs_command(
+    run: RunOptions,
+    fmt: Annotated[AnswerFormat, typer.Option("--format", help="json or text.")] = AnswerFormat.text,
+) -> None:
+    """The organisations a persistent store holds, with their current versions."""
+    from . import workspace
+
+    store = open_run_store(run)
+    with input_errors():
+        versions = workspace.current_versions(store) if store.persistent else {}
+    rows = [{"org": v.org, "data_version": v.data, "reasoning_version": v.reasoning} for _, v in sorted(versions.items())]
+    if fmt is AnswerFormat.json:
+        sys.stdout.write(to_json({"organisations": rows}))
+    else:
+        for row in rows:
+            sys.stdout.write(f"{row['org']}\tdata {row['data_version']}\treasoning {row['reasoning_version']}\n")
+
+
 @app.command()
 @with_run_options
 def gaps(
-    register: RegisterArg,
     run: RunOptions,
+    register: RegisterArg = None,
     fmt: Annotated[GapsFormat, typer.Option("--format", help="json (spec), text, markdown or turtle (SHACL report).")] = GapsFormat.text,
     severity: Annotated[Optional[Severity], typer.Option(help="Only findings of this severity or worse.")] = None,
     rule: Annotated[Optional[str], typer.Option(help="Only findings of this rule id.")] = None,
@@ -235,8 +348,8 @@ def gaps(
 @app.command("classify")
 @with_run_options
 def classify_command(
-    register: RegisterArg,
     run: RunOptions,
+    register: RegisterArg = None,
     fmt: Annotated[AnswerFormat, typer.Option("--format", help="json (spec) or text.")] = AnswerFormat.text,
 ) -> None:
     """EU AI Act category, basis, roles and obligations of each AI system, derived by the rules."""
@@ -299,6 +412,7 @@ def query(
     if (name is None) == (file is None):
         raise typer.BadParameter("give a query name or --file, not both")
     params = _parse_params(param)
+    stored = run.store_dir is not None or run.store.startswith(("http://", "https://"))
     with input_errors():
         text = None
         if file is not None:
@@ -311,9 +425,15 @@ def query(
         else:
             named = named_query(name)
             named.bindings(params)  # names and values checked before any register is read
-            if named.needs_register and register is None:
-                raise InputError(f"query '{name}' reads register data: pass the register with -r REGISTER")
-    if register is not None:
+            if named.needs_register and register is None and not stored:
+                raise InputError(f"query '{name}' reads register data: pass the register with -r REGISTER "
+                                 "(or a store that holds one: --store-dir DIR)")
+    if register is None and stored and text is None and named.reads == "organisations":
+        from . import workspace
+
+        with input_errors():
+            store = workspace.cross_organisation_view(open_run_store(run))
+    elif register is not None or (stored and (text is not None or named.needs_register)):
         store = run_analysis(register, run).store
     else:
         with input_errors():
@@ -322,7 +442,7 @@ def query(
     with input_errors():
         if text is not None:
             from .query import term_from_text
-            from .store import forbid_network
+            from .sparql_guard import forbid_network
 
             forbid_network(text)  # a user's query file must not reach out (SERVICE) unasked
             result = store.query(text, {k: term_from_text(v) for k, v in params.items()})
@@ -334,42 +454,59 @@ def query(
 @app.command()
 @with_run_options
 def serve(
-    register: RegisterArg,
     run: RunOptions,
+    register: RegisterArg = None,
     host: Annotated[str, typer.Option(help="Interface to listen on (loopback by default).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    allow_service: Annotated[bool, typer.Option("--allow-service", help="Let SPARQL queries use SERVICE (network access).")] = False,
+    allow_service: Annotated[bool, typer.Option("--allow-service", help="Let SPARQL queries use SERVICE and updates LOAD (network access).")] = False,
+    timeout: Annotated[float, typer.Option("--timeout", min=0.1, metavar="SECONDS", help="Stop any request's work after this long and answer 503.")] = 30.0,
+    max_body: Annotated[int, typer.Option("--max-body", min=1, metavar="BYTES", help="Largest request body accepted (413 past it).")] = 16 * 1024 * 1024,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes answering queries at once (more wait, then 503).")] = 2,
+    heavy_workers: Annotated[int, typer.Option("--heavy-workers", min=1, help="Worker processes for uploads, reports, other as-of dates and writes.")] = 1,
+    max_rows: Annotated[int, typer.Option("--max-rows", min=1, help="Largest answer in rows or triples (400 past it).")] = 100_000,
+    write_token_file: Annotated[Optional[Path], typer.Option("--write-token-file", dir_okay=False, help="Allow SPARQL Update and Graph Store writes to requests that send this file's token as 'Authorization: Bearer ...' (or set AIMSGRAPH_WRITE_TOKEN).")] = None,
 ) -> None:
     """Serve findings, classification, named queries and a SPARQL 1.1 endpoint over HTTP."""
     try:
         import uvicorn
 
-        from .serve import Service, create_app
+        from .serve import Service, create_app, read_token
     except ImportError:
         err.print("error: the HTTP API needs the server extra: pip install 'aimsgraph[server]'")
         raise typer.Exit(EXIT_BAD_INPUT) from None
+    with input_errors():
+        token = read_token(file=write_token_file)
     analysis = run_analysis(register, run)
-    service = Service(analysis, allow_service=allow_service)
-    analysis.validation  # noqa: B018 (validate once before serving, not in the first request)
-    err.print(f"serving {register} as of {analysis.params.as_of} on http://{host}:{port} "
-              f"(SPARQL endpoint /sparql, API docs /docs)", highlight=False)
-    uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
+    with input_errors():
+        analysis.validation  # noqa: B018 - findings before serving, not in the first request
+        service = Service.from_analysis(
+            analysis, register.name if register else (run.org or "the store"),
+            engine="rdflib" if run.store == "rdflib" else "oxigraph",
+            timeout=timeout, max_body=max_body, workers=workers, heavy_workers=heavy_workers, max_rows=max_rows,
+            write_token=token, allow_service=allow_service)
+    writes = "writes with the token" if token else "read-only"
+    err.print(f"serving {register or 'the store'} as of {service.meta.as_of} on http://{host}:{port} "
+              f"(SPARQL endpoint /sparql, API docs /docs; {writes}; timeout {timeout:g} s)", highlight=False)
+    uvicorn.run(create_app(service), host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)
 
 
 @app.command("explain")
 @with_run_options
 def explain_command(
-    register: RegisterArg,
     run: RunOptions,
-    subject: Annotated[str, typer.Argument(metavar="SUBJECT", help="Register id, CURIE (euaia:art9) or IRI.")],
-    predicate: Annotated[Optional[str], typer.Argument(metavar="PREDICATE", help="CURIE or IRI; default: every derived fact about SUBJECT.")] = None,
-    obj: Annotated[Optional[str], typer.Argument(metavar="OBJECT", help="Register id, CURIE, IRI or literal value.")] = None,
+    register: Annotated[Optional[str], typer.Argument(metavar="[REGISTER]", help="Register or RDF file; left out with a persistent store.")] = None,
+    subject: Annotated[Optional[str], typer.Argument(metavar="SUBJECT", help="Register id, CURIE (euaia:art9) or IRI.")] = None,
+    predicate: Annotated[Optional[str], typer.Argument(metavar="[PREDICATE]", help="CURIE or IRI; default: every derived fact about SUBJECT.")] = None,
+    obj: Annotated[Optional[str], typer.Argument(metavar="[OBJECT]", help="Register id, CURIE, IRI or literal value.")] = None,
     fmt: Annotated[AnswerFormat, typer.Option("--format", help="text (tree) or json (same tree as the API).")] = AnswerFormat.text,
 ) -> None:
     """Why a derived fact holds: the rule or OWL axiom that produced it and its premises, as a tree."""
     from .explain import explain, register_names, render_text
 
-    analysis = run_analysis(register, run)
+    path, (subject, predicate, obj) = split_register(run, register, subject, predicate, obj)
+    if subject is None:
+        raise typer.BadParameter("give the SUBJECT to explain", param_hint="SUBJECT")
+    analysis = run_analysis(path, run)
     with input_errors():
         trees = explain(analysis.store, analysis.reasoning, subject, predicate, obj)
     if fmt is AnswerFormat.json:
@@ -400,9 +537,9 @@ def docs(
 @app.command("trace")
 @with_run_options
 def trace_command(
-    register: RegisterArg,
     run: RunOptions,
-    ident: Annotated[str, typer.Argument(metavar="ID", help="A risk, AI system, control (A.7.4, FS-FAIR-01), evidence item, article (euaia:art10) or clause (iso42001:8.1).")],
+    register: Annotated[Optional[str], typer.Argument(metavar="[REGISTER]", help="Register or RDF file; left out with a persistent store.")] = None,
+    ident: Annotated[Optional[str], typer.Argument(metavar="ID", help="A risk, AI system, control (A.7.4, FS-FAIR-01), evidence item, article (euaia:art10) or clause (iso42001:8.1).")] = None,
     graphml: Annotated[Optional[Path], typer.Option("--graphml", help="Also write the trace as GraphML here.")] = None,
     dot: Annotated[Optional[Path], typer.Option("--dot", help="Also write the trace as Graphviz DOT here.")] = None,
     svg: Annotated[Optional[Path], typer.Option("--svg", help="Also draw the trace as SVG here (no Graphviz needed).")] = None,
@@ -414,10 +551,13 @@ def trace_command(
     evidence item also what rests on it. Gaps (expired evidence, controls not effective) are marked ✗."""
     from . import trace as tr
 
+    path, (ident,) = split_register(run, register, ident)
+    if ident is None:
+        raise typer.BadParameter("give the ID to trace", param_hint="ID")
     if png is not None:
         with input_errors():
             tr.png_renderer()  # fail before the analysis, not after
-    analysis = run_analysis(register, run)
+    analysis = run_analysis(path, run)
     with input_errors():
         graph = tr.trace_graph(analysis.store)
         root = tr.resolve(graph, ident)
@@ -441,16 +581,19 @@ def trace_command(
 @app.command("impact")
 @with_run_options
 def impact_command(
-    register: RegisterArg,
     run: RunOptions,
-    ident: Annotated[str, typer.Argument(metavar="ID", help="The control that fails (A.7.4, FS-FAIR-01) or the evidence item that lapses (EV-16).")],
+    register: Annotated[Optional[str], typer.Argument(metavar="[REGISTER]", help="Register or RDF file; left out with a persistent store.")] = None,
+    ident: Annotated[Optional[str], typer.Argument(metavar="ID", help="The control that fails (A.7.4, FS-FAIR-01) or the evidence item that lapses (EV-16).")] = None,
     fmt: Annotated[AnswerFormat, typer.Option("--format", help="text or json.")] = AnswerFormat.text,
 ) -> None:
     """If a control fails (or an evidence item lapses), which risks, AI systems, EU AI Act
     articles and ISO/IEC 42001 clauses lose cover; ✗ marks those left with no other effective control."""
     from .trace import impact, impact_text, resolve, trace_graph
 
-    analysis = run_analysis(register, run)
+    path, (ident,) = split_register(run, register, ident)
+    if ident is None:
+        raise typer.BadParameter("give the ID of the control or evidence item", param_hint="ID")
+    analysis = run_analysis(path, run)
     with input_errors():
         graph = trace_graph(analysis.store)
         result = impact(graph, resolve(graph, ident))
@@ -460,8 +603,8 @@ def impact_command(
 @app.command("hotspots")
 @with_run_options
 def hotspots_command(
-    register: RegisterArg,
     run: RunOptions,
+    register: RegisterArg = None,
     top: Annotated[Optional[int], typer.Option("--top", min=1, help="Only the first N controls.")] = None,
     fmt: Annotated[AnswerFormat, typer.Option("--format", help="text or json.")] = AnswerFormat.text,
 ) -> None:
@@ -478,8 +621,8 @@ def hotspots_command(
 @app.command("soa")
 @with_run_options
 def soa_command(
-    register: RegisterArg,
     run: RunOptions,
+    register: RegisterArg = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write here (needed for xlsx); default standard output.")] = None,
     fmt: Annotated[Optional[SoAFormat], typer.Option("--format", help="csv, xlsx or html; default from the -o suffix, else csv.")] = None,
 ) -> None:
@@ -505,9 +648,9 @@ def soa_command(
 @app.command("report")
 @with_run_options
 def report_command(
-    register: RegisterArg,
     run: RunOptions,
     output: Annotated[Path, typer.Option("-o", "--output", help="The HTML file to write.")],
+    register: RegisterArg = None,
     fail_on: FailOnOption = FailOn.never,
 ) -> None:
     """The auditor's report: one self-contained HTML file with readiness per clause, EU AI Act
@@ -517,7 +660,7 @@ def report_command(
 
     analysis = run_analysis(register, run)
     with input_errors():
-        write_report(analysis, output, register.name)
+        write_report(analysis, output, register.name if register is not None else "the store")
     err.print(f"wrote the report to {output}")
     fail_on_exit(analysis, fail_on)
 
@@ -555,4 +698,9 @@ def main_options(
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    finally:
+        for analysis in _open_analyses:
+            with contextlib.suppress(AimsGraphError, OSError):
+                analysis.release()

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .acttext import applied_text
 from .namespaces import to_curie
-from .pipeline import Analysis, classify
-from .render import findings_text
+from .pipeline import Analysis, classify, obligation_cover
+from .render import findings_text, text_line
+from .soa import soa_rows
+from .validate import readiness
 
 CHAIN_QUERY = """
 SELECT DISTINCT ?riskId ?riskTitle ?score ?systemId ?controlId ?controlTitle ?evidenceId ?evidenceTitle ?until ?status
@@ -57,21 +60,28 @@ def demo_summary(analysis: Analysis, path: Path) -> str:
     org = analysis.store.query("SELECT ?name WHERE { ?o a aims:Organization ; rdfs:label ?name }").rows
     name = str(org[0]["name"]) if org else "the organisation"
     systems = analysis.store.query("""
-        SELECT ?id ?name (COUNT(DISTINCT ?obligation) AS ?obligations) (COUNT(DISTINCT ?covered) AS ?covered)
-        WHERE { ?s a aims:AISystem ; aims:registerId ?id ; rdfs:label ?name .
-                OPTIONAL { ?s aims:hasObligation ?obligation } OPTIONAL { ?s aims:coveredObligation ?covered } }
-        GROUP BY ?id ?name ORDER BY ?id""").rows
+        SELECT ?id ?name WHERE { ?s a aims:AISystem ; aims:registerId ?id ; rdfs:label ?name . } ORDER BY ?id""").rows
     categories = {s["id"]: s for s in classify(analysis.store)["systems"]}
+    cover = obligation_cover(analysis.store)  # the counts the report and trace give too
     out = [f"aimsgraph demo — {name}", f"register: {path}", f"judged as of {analysis.params.as_of.isoformat()}",
-           "", "AI systems"]
+           text_line(applied_text(analysis.store)), "", "AI systems"]
     for s in systems:
         sid = str(s["id"])
         c = categories.get(sid, {})
         basis = f" ({', '.join(c.get('basis', []))})" if c.get("basis") else ""
-        cover = f"; {s['covered']}/{s['obligations']} obligations covered" if int(s["obligations"]) else ""
-        out.append(f"  {sid:<24} {c.get('category', 'out-of-scope')}{basis}{cover}")
+        states = list(cover.get(sid, {}).values())
+        line = ""
+        if states:
+            line = f"; {states.count('covered')}/{len(states)} obligations covered"
+            if states.count("partial"):
+                line += f", {states.count('partial')} only partially"
+        out.append(f"  {sid:<24} {c.get('category', 'out-of-scope')}{basis}{line}")
         out.append(f"  {'':<24} {s['name']}")
-    out += ["", findings_text(analysis.validation.findings, analysis.params.as_of.isoformat()).rstrip(),
+    soa = soa_rows(analysis.store)
+    effective, applicable = sum(r.effective for r in soa), sum(bool(r.applicable) for r in soa)
+    out += ["", f"Controls: {effective}/{applicable} applicable controls effective",
+            "", findings_text(analysis.validation.findings, analysis.params.as_of.isoformat(),
+                              readiness(analysis.store, analysis.validation.findings)).rstrip(),
             "", "Traced chain (risk → control → evidence)"]
     out += ["  " + line for line in traced_chain(analysis)]
     r = analysis.reasoning

@@ -73,7 +73,12 @@ def unknown_name(what: str, given: str, known: Iterable[str]) -> str:
     """The message for a name that is not one of `known`: "no rule 'risk-untreatd'; did you mean
     'risk-untreated'? (known: ...)", with the closest match when there is one."""
     names = sorted(set(known))
+    given = given if len(given) <= 80 else given[:79] + "…"  # an echoed value stays short
     close = difflib.get_close_matches(given, names, n=1)
     hint = f"; did you mean '{close[0]}'?" if close else ""
     listed = ", ".join(names) if len(names) <= 40 else ", ".join(names[:40]) + ", …"
     return f"no {what} '{given}'{hint} (known: {listed or 'none'})"
+
+
+class ResultTooLarge(QueryError):
+    """A query's answer is past the caller's row or size cap."""

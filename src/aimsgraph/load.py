@@ -34,6 +34,7 @@ from .limits import DEFAULT_LIMITS, Limits, shorten, show
 from .namespaces import (
     AIMS,
     DATA_BASE,
+    GRAPH_BASE,
     GRAPH_CATALOGUES,
     GRAPH_DATA,
     GRAPH_ONTOLOGY,
@@ -106,6 +107,28 @@ def catalogue_terms() -> frozenset[str]:
     """IRIs of every catalogue entry (clause, control, article, subcategory…)."""
     return frozenset(q.subject.value for q in _catalogue_quads()
                      if q.predicate.value == _SKOS_NOTATION and isinstance(q.subject, ox.NamedNode))
+
+
+@lru_cache(maxsize=1)
+def annex_i_entries() -> dict[str, str]:
+    """Annex I point numbers and act numbers (lower case, with and without the /EC or /EU of a
+    directive) -> the catalogue entry's IRI: how a register's annex_i_product names an entry."""
+    from rdflib.namespace import RDF, SKOS
+
+    g = catalogue_graph()
+    out: dict[str, str] = {}
+    for entry in g.subjects(RDF.type, AIMS.AnnexIEntry):
+        out[str(g.value(entry, SKOS.notation))] = str(entry)
+        number = str(g.value(entry, AIMS.actNumber)).lower()
+        out[number] = str(entry)
+        out[re.sub(r"/(ec|eu)$", "", number)] = str(entry)
+    return out
+
+
+def annex_i_entry(text: str) -> str | None:
+    """The Annex I entry a register's annex_i_product names, or None for other free text."""
+    key = re.sub(r"^(directive|regulation)\s*(\((eu|ec)\))?\s*(no\.?\s*)?", "", text.strip().lower()).strip()
+    return annex_i_entries().get(key)
 
 
 @lru_cache(maxsize=1)
@@ -332,6 +355,8 @@ class _Checker:
     def _scalar(self, spec: Key, value: Any, where: tuple[str, str, str]) -> Any:
         file, entry, key = where
         kind = spec.kind
+        if kind == "annex-i":
+            return self._scalar(Key("str"), value, where)
         if kind in ("str", "id"):
             if isinstance(value, bool) or not isinstance(value, (str, int, float)):
                 return self.problem(file, entry, key, f"must be text, got {self.show(value)}")
@@ -636,6 +661,11 @@ class Data:
     nt: bytes
     count: int
     prefixes: dict[str, str] = field(default_factory=dict)
+    nquads: bytes = b""
+    """The quads of a TriG or N-Quads input's named graphs, which keep their names in the store
+    (its default graph's triples are `nt`, the data graph)."""
+    graphs: tuple[str, ...] = ()
+    org: str | None = None  # the organisation's register id, which names its graphs in a persistent store
 
     def __len__(self) -> int:
         return self.count
@@ -647,6 +677,9 @@ class Data:
         add = g.add
         for q in ox.parse(self.nt, format=ox.RdfFormat.N_TRIPLES):
             add((from_ox_term(q.subject), from_ox_term(q.predicate), from_ox_term(q.object)))
+        if self.nquads:
+            for q in ox.parse(self.nquads, format=ox.RdfFormat.N_QUADS):
+                add((from_ox_term(q.subject), from_ox_term(q.predicate), from_ox_term(q.object)))
         return g
 
 
@@ -751,10 +784,12 @@ def register_data(entries: list[Entry]) -> Data:
                 elif kind == "curie-list":
                     obj = iri(item)
                 elif kind == "enum" or kind == "enum-list":
-                    obj = iri(spec.iri + item)
+                    obj = iri(spec.iri + spec.names.get(item, item))
                 else:
                     obj = literal(item)
                 add(f"{head}{obj} .\n")
+                if kind == "annex-i" and annex_i_entry(item):  # a point or act number names the entry
+                    add(f"{subject} {iri(str(AIMS.annexIEntry))} {iri(annex_i_entry(item))} .\n")
 
     classes = {name: iri(str(sec.cls)) for name, sec in SECTIONS.items() if sec.cls is not None}
     label = iri("http://www.w3.org/2000/01/rdf-schema#label")
@@ -791,7 +826,7 @@ def register_data(entries: list[Entry]) -> Data:
     flush()
     nt = b"".join(chunks)
     chunks.clear()
-    return Data(nt, count, {**PREFIXES, "data": base})
+    return Data(nt, count, {**PREFIXES, "data": base}, org=org_id)
 
 
 def register_to_graph(entries: list[Entry]) -> Graph:
@@ -817,9 +852,11 @@ def rdf_data(path: Path, limits: Limits = DEFAULT_LIMITS) -> Data:
     """Parse an RDF file without any network access, bounded by `limits`: size; UTF-8;
     RDF/XML entities and depth (readers.check_rdf_xml); JSON-LD depth and remote contexts
     (refused: pyoxigraph's parsers never fetch, and owl:imports is a triple like any other,
-    not followed). Quads of every graph of a TriG or N-Quads file become the data. A file
-    with no triples is refused: it is almost always the wrong file, and would otherwise pass
-    every check."""
+    not followed). A TriG or N-Quads file keeps its graph names: its default graph becomes the
+    data graph, its named graphs stay named graphs of the store (the union default graph, which
+    reasoning and validation read, sees them all); names under aimsgraph's own graph base are
+    refused, but for the data graph's. A file with no triples is refused: it is almost always
+    the wrong file, and would otherwise pass every check."""
     path = Path(path)
     fmt = RDF_FORMATS.get(path.suffix.lower())
     if fmt is None:
@@ -840,9 +877,38 @@ def rdf_data(path: Path, limits: Limits = DEFAULT_LIMITS) -> Data:
     if not quads:
         raise RDFInputError(Problem(path.name, "", "", f"holds no triples: an empty {fmt[1]} file is not "
                                     "an AI management system"))
-    if fmt[0] in (ox.RdfFormat.TRIG, ox.RdfFormat.N_QUADS):  # every graph's triples become the data
-        quads = [ox.Triple(q.subject, q.predicate, q.object) for q in quads]
-    return Data(ox.serialize(quads, format=ox.RdfFormat.N_TRIPLES), len(quads), dict(PREFIXES))
+    if fmt[0] in (ox.RdfFormat.TRIG, ox.RdfFormat.N_QUADS):
+        default, named, names = [], [], {}
+        for q in quads:
+            graph = q.graph_name
+            if isinstance(graph, ox.DefaultGraph) or (isinstance(graph, ox.NamedNode) and graph.value == GRAPH_DATA):
+                default.append(ox.Triple(q.subject, q.predicate, q.object))
+            elif isinstance(graph, ox.NamedNode) and graph.value.startswith(GRAPH_BASE):
+                raise RDFInputError(Problem(path.name, "", "", f"graph <{shorten(graph.value, limits.echo_chars)}> "
+                                            "is one of aimsgraph's own graphs; name the graph otherwise"))
+            elif isinstance(graph, ox.BlankNode):
+                raise RDFInputError(Problem(path.name, "", "", "a graph named by a blank node cannot be kept; "
+                                            "name it with an IRI"))
+            else:
+                named.append(q)
+                names[graph.value] = None
+        return Data(ox.serialize(default, format=ox.RdfFormat.N_TRIPLES), len(quads), dict(PREFIXES),
+                    ox.serialize(named, format=ox.RdfFormat.N_QUADS) if named else b"", tuple(names),
+                    _organisation_id(default))
+    return Data(ox.serialize(quads, format=ox.RdfFormat.N_TRIPLES), len(quads), dict(PREFIXES),
+                org=_organisation_id(quads))
+
+
+_RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+
+
+def _organisation_id(triples: list) -> str | None:
+    """The register id of the one aims:Organization an RDF input describes (None: none or several)."""
+    organisations = {t.subject for t in triples
+                     if t.predicate.value == _RDF_TYPE and t.object == ox.NamedNode(str(AIMS.Organization))}
+    ids = {t.object.value for t in triples
+           if t.subject in organisations and t.predicate.value == str(AIMS.registerId) and isinstance(t.object, ox.Literal)}
+    return ids.pop() if len(ids) == 1 else None
 
 
 def read_rdf(path: Path, limits: Limits = DEFAULT_LIMITS) -> Graph:
@@ -874,9 +940,21 @@ def load_input(store: Store, path: Path, limits: Limits = DEFAULT_LIMITS) -> Dat
     """Read and check `path` completely first, then replace the store's data graph with it:
     a bad input raises before anything stored is touched."""
     data = read_data(path, limits)
+    store_data(store, data)
+    return data
+
+
+def store_data(store: Store, data: Data) -> None:
+    """Replace the store's data graph with `data` (already read and checked), the ontology and
+    catalogues loaded first where they are missing."""
     if GRAPH_ONTOLOGY not in store.graphs():
         load_packaged(store)
-    # Everything is read, checked and written out first; the swap is the last step.
     store.clear(GRAPH_DATA)
     store.load(data.nt, "nt", GRAPH_DATA)
-    return data
+    if data.nquads:  # a TriG or N-Quads input's named graphs, under their own names
+        by_graph: dict[str, list] = {}
+        for q in ox.parse(data.nquads, format=ox.RdfFormat.N_QUADS):
+            by_graph.setdefault(q.graph_name.value, []).append(ox.Triple(q.subject, q.predicate, q.object))
+        for graph, triples in by_graph.items():
+            store.clear(graph)
+            store.load(ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES), "nt", graph)

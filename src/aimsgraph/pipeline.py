@@ -17,13 +17,17 @@ from functools import lru_cache
 from pathlib import Path
 
 from rdflib import Literal, URIRef
+from rdflib.namespace import XSD
 
+from .acttext import applied_text, check_choice
 from .errors import InputError, Problem, unknown_name
 from .limits import DEFAULT_LIMITS, Limits
-from .load import load_input
-from .namespaces import AIMS, GRAPH_DATA, to_curie
+from . import workspace
+from .load import read_data, store_data
+from .namespaces import AIMS, GRAPH_INFERRED, GRAPH_PARAMETERS, to_curie
+from .query import rows_as_text, run_named
 from .reason import Parameters, ReasoningReport, reason
-from .store import Store, open_store
+from .store import GraphView, Store, open_store
 from .validate import SEVERITY_RANK, Finding, Validation, check_validator, readiness, shapes_graph, validate
 
 
@@ -51,6 +55,14 @@ class Analysis:
     progress: Progress = field(default=QUIET, repr=False)
     validator: str = "store"
     _validation: Validation | None = field(default=None, repr=False)
+    temporary: list[str] = field(default_factory=list, repr=False)  # graphs to drop when done
+
+    def release(self) -> None:
+        """Drop what only this analysis needed (a temporary reasoning version in a persistent store)."""
+        base = getattr(self.store, "base", self.store)
+        for graph in self.temporary:
+            base.clear(graph)
+        self.temporary = []
 
     @property
     def validation(self) -> Validation:
@@ -64,21 +76,83 @@ class Analysis:
 def analyse(path: Path | str, as_of: date | None = None, *, owl_engine: str = "auto",
             store_engine: str = "oxigraph", window_months: int = 12, expiring_days: int = 30,
             store: Store | None = None, progress: Progress = QUIET, limits: Limits = DEFAULT_LIMITS,
-            validator: str = "store") -> Analysis:
+            validator: str = "store", org: str | None = None, ai_act_text: str = "auto") -> Analysis:
     """Load a register or RDF file (bounded by `limits`; the HTTP API passes
     `limits.API_LIMITS`) and reason over it, judged at `as_of`; the findings follow on demand
     (`Analysis.validation`) from the validator named by `validator` (validate.VALIDATORS: the
-    compiled shapes or pySHACL)."""
+    compiled shapes or pySHACL).
+
+    In a persistent store (on disk, a SPARQL server) the analysis becomes organisation `org`'s
+    (default: the register's organisation id) current version in one commit (workspace.py):
+    killed at any point, the store keeps its previous state.
+
+    Everything is judged under the text of the EU AI Act `ai_act_text` names: `original`, `amended`
+    (by Regulation (EU) 2026/1744), or `auto`, the text in force at `as_of` (acttext.py)."""
     check_validator(validator)
+    check_choice(ai_act_text)
     store = store or open_store(store_engine)
+    params = Parameters(as_of or date.today(), window_months, expiring_days, ai_act_text)
     with progress.stage("load") as note:
-        load_input(store, Path(path), limits)
-        note(f"{store.count(GRAPH_DATA):,} triples")
-    params = Parameters(as_of or date.today(), window_months, expiring_days)
+        data = read_data(Path(path), limits)  # read and checked before the store is touched
+        note(f"{data.count:,} triples read")
+    if not store.persistent:
+        with progress.stage("store") as note:
+            store_data(store, data)
+            note(f"{data.count:,} triples")
+        with progress.stage("reason") as note:
+            reasoning = reason(store, params, owl_engine, progress=note)
+            note(f"{reasoning.owl_triples + reasoning.rule_triples:,} triples inferred")
+        return Analysis(store, params, reasoning, progress, validator)
+    org = org or data.org
+    if org is None:
+        raise InputError(f"{Path(path).name}: the input names no single organisation (aims:Organization with "
+                         "aims:registerId); give its id with --org")
+
+    def fill(view: GraphView) -> ReasoningReport:
+        with progress.stage("store") as note:
+            store_data(view, data)
+            note(f"{data.count:,} triples")
+        with progress.stage("reason") as note:
+            report = reason(view, params, owl_engine, progress=note)
+            note(f"{report.owl_triples + report.rule_triples:,} triples inferred")
+        return report
+
+    reasoning = workspace.replace(store, org, fill)
+    return Analysis(workspace.current(store, org).view(store), params, reasoning, progress, validator)
+
+
+def analyse_stored(store: Store, as_of: date | None = None, *, org: str | None = None, owl_engine: str = "auto",
+                   window_months: int = 12, expiring_days: int = 30, progress: Progress = QUIET,
+                   validator: str = "store", ai_act_text: str = "auto") -> Analysis:
+    """The analysis an organisation's current version in a persistent store holds, judged at
+    `as_of`: its inferences as they are when they were made at the same parameters, else
+    reasoned again over the same data into a temporary version (`Analysis.release` drops it;
+    nothing of the stored state changes)."""
+    check_validator(validator)
+    check_choice(ai_act_text)
+    if not store.persistent:
+        raise InputError("give a register: an in-memory store holds nothing between commands "
+                         "(load it once into --store-dir DIR or a SPARQL server with aimsgraph load)")
+    params = Parameters(as_of or date.today(), window_months, expiring_days, ai_act_text)
+    version = workspace.current(store, org)
+    view = version.view(store)
+    stored = set(view.triples(GRAPH_PARAMETERS))
+    if stored == {_plain(t) for t in params.triples()}:
+        return Analysis(view, params, ReasoningReport(owl_engine), progress, validator)
+    temporary = workspace.Version(version.org, version.data, workspace.new_version_id(), version.packaged)
+    view = temporary.view(store)
     with progress.stage("reason") as note:
-        reasoning = reason(store, params, owl_engine, progress=note)
-        note(f"{reasoning.owl_triples + reasoning.rule_triples:,} triples inferred")
-    return Analysis(store, params, reasoning, progress, validator)
+        reasoning = reason(view, params, owl_engine, progress=note)
+        note(f"{reasoning.owl_triples + reasoning.rule_triples:,} triples inferred (at {params.as_of})")
+    analysis = Analysis(view, params, reasoning, progress, validator)
+    analysis.temporary = [g for logical, g in temporary.mapping().items() if logical in (GRAPH_INFERRED, GRAPH_PARAMETERS)]
+    return analysis
+
+
+def _plain(t):
+    """A parameter triple as a store gives it back (xsd:string literals plain)."""
+    o = t[2]
+    return (t[0], t[1], Literal(str(o))) if isinstance(o, Literal) and o.datatype == XSD.string else t
 
 
 @lru_cache(maxsize=1)
@@ -129,10 +203,32 @@ def filter_findings(findings: Iterable[Finding], severity: str | None = None, ru
 
 def gaps_document(analysis: Analysis, findings: list[Finding] | None = None) -> dict:
     """The spec's findings JSON (register.md, "Findings"), plus a readiness `summary` after the
-    spec's keys. Readiness is judged on every finding, whatever filter chose `findings`."""
+    spec's keys, and the text of the EU AI Act the run applied (`ai_act_text`). Readiness is
+    judged on every finding, whatever filter chose `findings`."""
     findings = analysis.validation.findings if findings is None else findings
     return {"as_of": analysis.params.as_of.isoformat(), "findings": [f.as_json() for f in findings],
-            "summary": readiness(analysis.store, analysis.validation.findings)}
+            "summary": readiness(analysis.store, analysis.validation.findings),
+            "ai_act_text": applied_text(analysis.store)}
+
+
+COVER_STATES = ("covered", "partial", "uncovered")
+
+
+def obligation_cover(store: Store) -> dict[str, dict[str, str]]:
+    """Per AI system (register id), per obligation article (CURIE, as `classify` lists them): covered
+    (an effective control discharges every obligation of the system on it), partial (the only cover
+    of some of them is crosswalk rows that do not discharge it) or uncovered (some obligation has
+    no cover at all). The one count that demo, report and trace give for "obligations covered"."""
+    rank = {state: i for i, state in enumerate(COVER_STATES)}
+    out: dict[str, dict[str, str]] = {}
+    for row in rows_as_text(run_named(store, "system-obligations")):
+        state = "covered" if row["covered"] == "true" else "partial" if row["partial"] == "true" else "uncovered"
+        slot = out.setdefault(row["system"], {})
+        article = row["article"]
+        if article not in slot or rank[state] > rank[slot[article]]:
+            slot[article] = state
+    return out
+
 
 
 _ARTICLE_NUM = re.compile(r"(\d+)")
@@ -147,12 +243,15 @@ CATEGORY_NAMES = {"prohibited", "high-risk", "limited-risk", "minimal-risk"}
 
 def classify(store: Store) -> dict:
     """Per AI system: EU AI Act category, basis, roles and obligations, all from the
-    inferred graph (register.md, "classify")."""
+    inferred graph (register.md, "classify"); after the spec's keys, why a role was derived
+    (`role_basis`: Art 25(1)), what limits the Act's reach (`scope_limited_by`: Art 2(2)) and the
+    obligations that limit takes away; and the text of the Act applied."""
     systems: dict[str, dict] = {}
     for row in store.query("""
         SELECT ?system ?id WHERE { ?system a aims:AISystem ; aims:registerId ?id . }""").rows:
         systems[str(row["system"])] = {"id": str(row["id"]), "category": "out-of-scope", "gpai": False,
-                                        "basis": [], "roles": [], "obligations": []}
+                                        "basis": [], "roles": [], "obligations": [],
+                                        "role_basis": {}, "scope_limited_by": [], "excluded_obligations": []}
     rows = store.query("""
         SELECT ?system ?kind ?value WHERE {
           ?system a aims:AISystem .
@@ -161,6 +260,9 @@ def classify(store: Store) -> dict:
           UNION { ?system aims:hasEUAIActProfile ?p . ?p aims:operatorRole ?value . BIND ("roles" AS ?kind) }
           UNION { ?system aims:hasObligation ?o . ?o aims:article ?value . BIND ("obligations" AS ?kind) }
           UNION { ?system aims:hasEUAIActProfile ?p . ?p aims:isGeneralPurposeAIModel true . BIND (true AS ?value) BIND ("gpai" AS ?kind) }
+          UNION { ?system aims:scopeLimitedBy ?value . BIND ("scope_limited_by" AS ?kind) }
+          UNION { ?system aims:excludedObligation ?o . ?o aims:article ?value . BIND ("excluded_obligations" AS ?kind) }
+          UNION { ?system aims:roleBasis ?value . BIND ("role_basis" AS ?kind) }
         }""").rows
     for row in rows:
         entry = systems.get(str(row["system"]))
@@ -173,6 +275,10 @@ def classify(store: Store) -> dict:
             entry["category"] = str(value).rsplit("/", 1)[-1]
         elif kind == "roles":
             entry["roles"].append(str(value).rsplit("/", 1)[-1])
+        elif kind == "role_basis":  # only the provider role is ever derived (Art 25(1))
+            basis = entry["role_basis"].setdefault("provider", [])
+            if to_curie(str(value)) not in basis:
+                basis.append(to_curie(str(value)))
         else:
             curie = to_curie(str(value)) if isinstance(value, URIRef) else str(value)
             if curie not in entry[kind]:
@@ -180,5 +286,8 @@ def classify(store: Store) -> dict:
     for entry in systems.values():
         entry["basis"].sort(key=lambda c: (":annex" in c, _curie_key(c)))  # articles, then Annex points
         entry["obligations"].sort(key=_curie_key)
-        entry["roles"].sort()
-    return {"systems": sorted(systems.values(), key=lambda e: e["id"])}
+        entry["excluded_obligations"].sort(key=_curie_key)
+        entry["roles"] = sorted(set(entry["roles"]))  # a declared role may also be derived
+        for basis in entry["role_basis"].values():
+            basis.sort(key=_curie_key)
+    return {"systems": sorted(systems.values(), key=lambda e: e["id"]), "ai_act_text": applied_text(store)}

@@ -15,12 +15,13 @@ from rdflib.namespace import XSD
 from rdflib.term import Node
 
 from .errors import AimsGraphError, QueryError, unknown_name
+from .limits import shorten
 from .resources import data_files
 from .namespaces import expand_curie, to_curie
 from .store import QueryResult, Store
 
 _FIELD = re.compile(r"^#\s*(question|parameters|columns|reads|param\s+\w+)\s*:\s*(.*?)\s*$", re.MULTILINE)
-READS = ("catalogues", "register")
+READS = ("catalogues", "register", "organisations")
 
 
 @dataclass(frozen=True)
@@ -31,11 +32,11 @@ class NamedQuery:
     params: dict[str, str]  # name -> "type: description"
     columns: str
     text: str
-    reads: str = "register"  # "catalogues": answers from the shipped catalogues alone
+    reads: str = "register"  # "catalogues": the shipped catalogues alone; "organisations": every one in a store
 
     @property
     def needs_register(self) -> bool:
-        return self.reads == "register"
+        return self.reads in ("register", "organisations")
 
     def bindings(self, params: dict[str, str]) -> dict[str, Node]:
         """Parameter values (name -> text) as typed RDF terms; a QueryError names a parameter this
@@ -66,6 +67,7 @@ def named_queries() -> dict[str, NamedQuery]:
 
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ABSOLUTE_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\x00-\x20<>\"{}|^`\\]*$")
 _WHOLE_NUMBER = re.compile(r"^[+-]?\d+$")
 
 
@@ -88,23 +90,31 @@ def term_from_text(text: str, kind: str = "") -> Node:
     declared `kind` the type is guessed from the value (`guess_kind`)."""
     text = text.strip()
     if text.startswith("<") and text.endswith(">"):
-        return URIRef(text[1:-1])
+        return _iri(text[1:-1], text)
     kind = kind or guess_kind(text)
     if kind.startswith("iri") or kind.startswith("curie"):
         iri = expand_curie(text) if ":" in text and not text.startswith("http") else text
         if iri is None:
-            raise QueryError(f"'{text}' is not a CURIE with a known prefix or an IRI")
-        return URIRef(iri)
+            raise QueryError(f"'{shorten(text)}' is not a CURIE with a known prefix or an IRI")
+        return _iri(iri, text)
     if kind.startswith("date"):
         try:
             return Literal(date.fromisoformat(text).isoformat(), datatype=XSD.date)
         except ValueError:
-            raise QueryError(f"'{text}' is not a date YYYY-MM-DD") from None
+            raise QueryError(f"'{shorten(text)}' is not a date YYYY-MM-DD") from None
     if kind.startswith("integer"):
         if not _WHOLE_NUMBER.match(text):
-            raise QueryError(f"'{text}' is not a whole number")
+            raise QueryError(f"'{shorten(text)}' is not a whole number")
         return Literal(int(text), datatype=XSD.integer)
     return Literal(text)
+
+
+def _iri(iri: str, given: str) -> URIRef:
+    """An absolute IRI as a term; a QueryError for anything else (a space, `<>`, no scheme), so
+    a bad value is the caller's mistake, not the store's."""
+    if not _ABSOLUTE_IRI.match(iri):
+        raise QueryError(f"'{shorten(given)}' is not an absolute IRI (nor a CURIE with a known prefix)")
+    return URIRef(iri)
 
 
 def named_query(name: str) -> NamedQuery:

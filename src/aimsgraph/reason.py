@@ -266,6 +266,14 @@ class Parameters:
     as_of: date
     window_months: int = 12
     expiring_days: int = 30
+    ai_act_text: str = "auto"  # original | amended | auto: the text in force at as_of (acttext.py)
+
+    @property
+    def act_text(self):
+        """The text of the EU AI Act this run applies (`ai_act_text` resolved at `as_of`)."""
+        from .acttext import resolve
+
+        return resolve(self.ai_act_text, self.as_of)
 
     @property
     def window_start(self) -> date:
@@ -292,6 +300,8 @@ class Parameters:
             (run, AIMS.windowStart, d(self.window_start)),
             (run, AIMS.expiringWithinDays, Literal(self.expiring_days, datatype=XSD.integer)),
             (run, AIMS.expiringBefore, d(self.expiring_before)),
+            (run, AIMS.aiActTextChoice, Literal(self.ai_act_text)),
+            (run, AIMS.aiActText, URIRef(self.act_text.iri)),
         ]
 
 
@@ -314,6 +324,15 @@ class ReasoningReport:
 
 RULE_DELTA = DELTA_GRAPH + "rule"
 
+
+def _delta_keys(store: Store) -> set:
+    """The dependency keys (see `_pattern_key`) of the triples in the rule delta graph."""
+    rows = store.query(f"""SELECT DISTINCT ?p ?class WHERE {{
+        GRAPH <{RULE_DELTA}> {{ ?s ?p ?o }} BIND (IF(?p = rdf:type, ?o, "") AS ?class) }}""").rows
+    keys: set = set()
+    for row in rows:
+        keys |= triple_keys((None, row["p"], row["class"]))
+    return keys
 
 def apply_rules(store: Store, report: ReasoningReport, rules: tuple[Rule, ...] | None = None,
                 record: bool = False, progress: Callable[[str], None] | None = None) -> None:
@@ -340,11 +359,13 @@ def apply_rules(store: Store, report: ReasoningReport, rules: tuple[Rule, ...] |
                     if record:
                         for t in store.triples(RULE_DELTA):
                             report.derived_by.setdefault(t, rule.id)
+                    # what the delta really holds, not what the template could write: a template
+                    # with a variable predicate would otherwise wake every rule of the stratum
+                    touched |= rule.writes if None not in rule.writes else _delta_keys(store)
                     store.add_graph(RULE_DELTA, GRAPH_INFERRED)
                     store.clear(RULE_DELTA)
                     report.per_rule[rule.id] = report.per_rule.get(rule.id, 0) + new
                     report.rule_triples += new
-                    touched |= rule.writes
                 report.seconds_per_rule[rule.id] = (report.seconds_per_rule.get(rule.id, 0.0)
                                                     + time.perf_counter() - started)
             pending = [r for r in layer if None in touched or r.reads is None or r.reads & touched] if touched else []

@@ -82,7 +82,7 @@ def findings_text(findings: list[Finding], as_of: str, summary: dict | None = No
     if not findings:
         lines.append("No findings.")
     if summary:
-        lines += ["", "Readiness (requirements with no open violation)"]
+        lines += ["", "Readiness (requirements met: nothing open about them; Annex A controls effective or justified-excluded)"]
         for heading, title, ratio, percent in _readiness_rows(summary):
             lines.append(f"  {heading:<10} {title:<50} {ratio:>5} {percent:>5}")
     return "\n".join(lines) + "\n"
@@ -102,6 +102,14 @@ def findings_markdown(findings: list[Finding], as_of: str, summary: dict | None 
     return "\n".join(lines) + "\n"
 
 
+def text_line(text: dict) -> str:
+    """The text of the EU AI Act a run applied, as one line every output can carry."""
+    if not text:
+        return "EU AI Act text: Regulation (EU) 2024/1689"
+    how = "chosen" if text.get("choice") not in (None, "", "auto") else "in force at the as-of date"
+    return f"EU AI Act text: {text.get('title', text.get('applied'))} ({how})"
+
+
 def classification_text(doc: dict) -> str:
     lines = []
     for s in doc["systems"]:
@@ -109,8 +117,15 @@ def classification_text(doc: dict) -> str:
         gpai = ", GPAI model" if s["gpai"] else ""
         roles = f" as {', '.join(s['roles'])}" if s["roles"] else ""
         lines.append(f"{s['id']}: {s['category']}{basis}{gpai}{roles}")
+        for role, why in s.get("role_basis", {}).items():
+            lines.append(f"    {role} by {', '.join(why)}")
+        if s.get("scope_limited_by"):
+            lines.append(f"    limited by {', '.join(s['scope_limited_by'])}: only Art 6(1), 102-109 and 112 apply"
+                         + (f"; excluded: {', '.join(s['excluded_obligations'])}" if s.get("excluded_obligations") else ""))
         if s["obligations"]:
             lines.append(f"    obligations: {', '.join(s['obligations'])}")
+    if doc.get("ai_act_text"):
+        lines.append(text_line(doc["ai_act_text"]))
     return "\n".join(lines) + "\n"
 
 

@@ -17,9 +17,10 @@ from pathlib import Path
 import networkx as nx
 
 from . import __version__
-from .pipeline import Analysis, classify
-from .query import rows_as_text, run_named
-from .render import catalogue_title, group_title, grouped
+from .acttext import applied_text
+from .pipeline import Analysis, classify, obligation_cover
+from .query import rows_as_text
+from .render import catalogue_title, group_title, grouped, text_line
 from .soa import SoARow, soa_rows, soa_table_html
 from .trace import impact, to_svg, trace_graph
 from .validate import Finding, readiness
@@ -100,7 +101,7 @@ td{padding:6px 8px;border-bottom:1px solid var(--line);vertical-align:top}
 .system h3{margin:0 0 6px;display:flex;justify-content:space-between;align-items:center;gap:8px}
 .system .sub{color:var(--muted);font-size:12.5px;margin-bottom:8px}
 ul.obl{list-style:none;margin:0;padding:0;columns:2;font-size:12.5px}
-ul.obl li{padding:1px 0}ul.obl .ok{color:var(--good)}ul.obl .no{color:var(--bad);font-weight:600}
+ul.obl li{padding:1px 0}ul.obl .ok{color:var(--good)}ul.obl .no{color:var(--bad);font-weight:600}ul.obl .part{color:var(--warn)}
 .finding{border-left:4px solid var(--line);padding:6px 12px;margin:8px 0;background:#fbfbfc;border-radius:0 6px 6px 0}
 .finding.violation{border-color:var(--bad)}.finding.warning{border-color:#e3a008}.finding.info{border-color:var(--good)}
 .finding .head{display:flex;gap:10px;align-items:center;flex-wrap:wrap}
@@ -122,13 +123,17 @@ def _e(text) -> str:
 
 
 def _summary(findings: list[Finding], by_clause: list[Readiness], doc: dict, soa: list[SoARow],
-             summary: dict) -> str:
+             summary: dict, blocking: dict) -> str:
+    """`summary` is the readiness of validate.readiness; `blocking` the same judged on the
+    violations alone, so a requirement open only through warnings reads "needs attention" and
+    one open through a violation or a control that is not effective reads "not ready"."""
     violations = sum(f.severity == "violation" for f in findings)
     warnings = sum(f.severity == "warning" for f in findings)
     annex = [r for r in soa if r.origin == "annex-a"]
     missing = sum(not r.in_soa for r in annex)
     effective = sum(r.effective for r in soa)
     applicable = sum(bool(r.applicable) for r in soa)
+    ineffective = applicable - effective
     high_risk = sum(s["category"] == "high-risk" for s in doc["systems"])
     stale = len({e for r in soa for e, f in r.evidence if f in ("expired", "pending")})
     cards = [
@@ -139,23 +144,42 @@ def _summary(findings: list[Finding], by_clause: list[Readiness], doc: dict, soa
         ("warn" if effective < applicable else "good", f"{effective}/{applicable}", "applicable controls effective"),
         ("bad" if stale else "good", stale, "evidence items expired or pending"),
     ]
-    overall = "not-ready" if violations else "attention" if warnings else "ready"
+    # Readiness counts only effective or justified-excluded controls as met (conformity.md, second
+    # edition): applicable controls that are planned, partial or unevidenced block certification
+    # even when no finding names them.
+    overall = "not-ready" if violations or ineffective or missing else "attention" if warnings else "ready"
+    blockers = []
+    if violations:
+        blockers.append(f"{violations} violation{'s' * (violations != 1)} must be closed")
+    if ineffective:
+        blockers.append(f"{ineffective} of {applicable} applicable controls are not effective "
+                        "(planned, partial or without valid evidence)")
+    if missing:
+        blockers.append(f"{missing} Annex A control{'s' * (missing != 1)} missing from the SoA")
     verdict = {
-        "not-ready": f"Not ready: {violations} violation{'s' * (violations != 1)} must be closed before the certification audit.",
+        "not-ready": "Not ready: " + "; ".join(blockers) + ", before the certification audit.",
         "attention": f"Ready with reservations: {warnings} warning{'s' * (warnings != 1)} to address.",
-        "ready": "Ready: no violations or warnings at this date.",
+        "ready": "Ready: no violations or warnings at this date, every applicable control effective.",
     }[overall]
-    met = {entry["id"]: entry for entry in summary["clauses"]}
+
+    def whole_annex(groups: dict) -> dict:
+        objectives = groups["annex_a"]
+        by_id = {entry["id"]: entry for entry in groups["clauses"]}
+        if objectives:  # Annex A as a whole: all its objectives' controls together
+            by_id["iso42001:A"] = {"requirements": sum(e["requirements"] for e in objectives),
+                                   "met": sum(e["met"] for e in objectives),
+                                   "open": [r for e in objectives for r in e["open"]]}
+        return by_id
+
+    met, blocked = whole_annex(summary), whole_annex(blocking)
     objectives = summary["annex_a"]
-    if objectives:  # Annex A as a whole: all its objectives' controls together
-        met["iso42001:A"] = {"requirements": sum(e["requirements"] for e in objectives),
-                             "met": sum(e["met"] for e in objectives),
-                             "open": [r for e in objectives for r in e["open"]]}
     rows = []
     for r in by_clause:
         entry = met.get(r.group)
-        # A requirement the summary counts as open is not ready, whichever clause its finding sorts under.
-        status = "not-ready" if entry and entry["open"] else r.status
+        # A requirement open through a violation or an ineffective control is not ready, whichever
+        # clause its finding sorts under; one open only through warnings needs attention.
+        status = ("not-ready" if blocked.get(r.group, {}).get("open") else
+                  "attention" if r.status == "ready" and entry and entry["open"] else r.status)
         share = (f'<td>{_share_bar(entry)}</td><td>{_e(", ".join(entry["open"]) or "—")}</td>' if entry
                  else '<td colspan="2" class="muted">—</td>')
         rows.append(f'<tr><td>{_e(r.title)}</td><td>{r.violations}</td><td>{r.warnings}</td>{share}'
@@ -184,29 +208,36 @@ def _share_bar(entry: dict) -> str:
             f'<span>{entry["met"]}/{entry["requirements"]}</span></div>')
 
 
-def _classification(doc: dict, cover: list[dict]) -> str:
-    covered: dict[str, dict[str, bool]] = {}
-    for row in cover:
-        slot = covered.setdefault(row["system"], {})
-        slot[row["article"]] = slot.get(row["article"], False) or row["covered"] == "true"
+MARKS = {"covered": ("ok", "✓"), "partial": ("part", "◐"), "uncovered": ("no", "✗")}
+
+
+def _classification(doc: dict, cover: dict[str, dict[str, str]]) -> str:
     cards = []
     for s in doc["systems"]:
         basis = ", ".join(s["basis"]) or "no classification basis"
         roles = ", ".join(s["roles"]) or "no EU AI Act role recorded"
-        obligations = covered.get(s["id"], {})
-        ok = sum(obligations.values())
+        if s.get("role_basis"):
+            roles += " (" + "; ".join(f"{role} by {', '.join(why)}" for role, why in s["role_basis"].items()) + ")"
+        obligations = cover.get(s["id"], {})
+        states = list(obligations.values())
         items = "".join(
-            f'<li class="{"ok" if obligations.get(a) else "no"}" title="{_e(catalogue_title(a))}">'
-            f'{"✓" if obligations.get(a) else "✗"} {_e(a)} {_e(catalogue_title(a))}</li>' for a in s["obligations"])
+            f'<li class="{MARKS[obligations.get(a, "uncovered")][0]}" title="{_e(catalogue_title(a))}">'
+            f'{MARKS[obligations.get(a, "uncovered")][1]} {_e(a)} {_e(catalogue_title(a))}</li>' for a in s["obligations"])
         gpai = " · general-purpose AI model" if s["gpai"] else ""
-        body = (f'<div class="sub">{_e(basis)} · as {_e(roles)}{gpai}</div>'
-                + (f'<div class="sub">{ok} of {len(obligations)} obligations covered by an effective control</div>'
+        partial = f', {states.count("partial")} only partially (crosswalk rows that do not discharge them)' \
+            if states.count("partial") else ""
+        limited = (f'<div class="sub">Limited by {_e(", ".join(s["scope_limited_by"]))}: only Art 6(1), 102-109 and 112 '
+                   f'apply; excluded: {_e(", ".join(s["excluded_obligations"]) or "none")}</div>'
+                   if s.get("scope_limited_by") else "")
+        body = (f'<div class="sub">{_e(basis)} · as {_e(roles)}{gpai}</div>{limited}'
+                + (f'<div class="sub">{states.count("covered")} of {len(states)} obligations covered by an effective '
+                   f'control{partial}</div>'
                    f'<ul class="obl">{items}</ul>' if s["obligations"] else '<div class="sub">No EU AI Act obligations derived.</div>'))
         cards.append(f'<div class="system"><h3><span>{_e(s["id"])}</span>'
                      f'<span class="pill {_e(s["category"])}">{_e(s["category"])}</span></h3>{body}</div>')
     return ('<section id="classification"><h2>EU AI Act classification</h2>'
             '<p class="lead">Category, basis and operator roles as derived by the rules; each obligation is ticked when an '
-            'effective control covers its article or paragraph.</p>'
+            'effective control discharges it (◐: only crosswalk rows that do not discharge it cover it in part).</p>'
             f'<div class="systems">{"".join(cards)}</div></section>')
 
 
@@ -274,7 +305,7 @@ def report_html(analysis: Analysis, source: str = "") -> str:
     """The whole report as one HTML document."""
     findings = analysis.validation.findings
     doc = classify(analysis.store)
-    cover = rows_as_text(run_named(analysis.store, "system-obligations"))
+    cover = obligation_cover(analysis.store)
     soa = soa_rows(analysis.store)
     graph = trace_graph(analysis.store)
     facts = organisation_facts(analysis)
@@ -291,8 +322,10 @@ def report_html(analysis: Analysis, source: str = "") -> str:
         f"<title>{_e(f'AIMS audit report {org} {as_of}'.strip())}</title><style>{CSS}</style></head><body>"
         f'<header class="top"><h1>AI management system audit report</h1>'
         f'<div class="meta">{_e(org)} · ISO/IEC 42001:2023 and EU AI Act (Regulation (EU) 2024/1689) · '
-        f"judged as of {as_of}</div>{scope}</header><main>"
-        + _summary(findings, readiness_by_clause(findings), doc, soa, readiness(analysis.store, findings))
+        f"judged as of {as_of}</div>"
+        f'<div class="meta">{_e(text_line(applied_text(analysis.store)))}</div>{scope}</header><main>'
+        + _summary(findings, readiness_by_clause(findings), doc, soa, readiness(analysis.store, findings),
+                   readiness(analysis.store, [f for f in findings if f.severity == "violation"]))
         + _classification(doc, cover)
         + _findings(findings, graph)
         + soa_section

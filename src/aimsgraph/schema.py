@@ -25,6 +25,8 @@ OPERATOR_ROLES = ("provider", "deployer", "importer", "distributor", "authorised
                   "product-manufacturer")
 CONTROL_STATUSES = ("implemented", "partial", "planned", "not-implemented")
 TREATMENT_OPTIONS = ("mitigate", "avoid", "transfer", "accept")
+# Art 73: what a serious incident did sets its reporting limit (10 days, 2 days, else 15).
+INCIDENT_KINDS = ("death", "widespread-infringement", "critical-infrastructure", "other")
 ANNEX_C_OBJECTIVES = ("accountability", "ai-expertise",
                       "availability-and-quality-of-training-and-test-data", "environmental-impact",
                       "fairness", "maintainability", "privacy", "robustness", "safety", "security",
@@ -34,7 +36,11 @@ RISK_SOURCES = ("complexity-of-environment", "lack-of-transparency-and-explainab
                 "technology-readiness")
 ANNEX_III_POINTS = ("1a", "1b", "1c", "2", "3a", "3b", "3c", "3d", "4a", "4b", "5a", "5b", "5c",
                     "5d", "6a", "6b", "6c", "6d", "6e", "7a", "7b", "7c", "7d", "8a", "8b")
-PROHIBITED_PRACTICES = tuple("abcdefgh")
+# Art 5(1) points; (ba) and (bb) exist only in the text as amended by Regulation (EU) 2026/1744.
+# Art 25(1) points: the register's words and the paragraph each one names.
+BECOMES_PROVIDER = {"name-or-trademark": "art25-1a", "substantial-modification": "art25-1b",
+                    "intended-purpose-change": "art25-1c"}
+PROHIBITED_PRACTICES = (*"abcdefgh", "ba", "bb")
 TOP_MANAGEMENT = "top-management"
 AI_POLICY_KIND = "ai-policy"
 
@@ -44,6 +50,7 @@ class Key:
     """One key of an entry.
 
     kind: str | text-list | int | bool | date | enum | enum-list | ref | ref-list | curie-list | map
+          | annex-i (text; a point or act number of Annex I also links the catalogue entry)
     prop: the RDF property the value becomes (None: handled by the builder itself)
     values: closed value list (enum kinds); iri: namespace the enum value is appended to
     target: referenced section (ref kinds); lo/hi: bounds (int)
@@ -61,6 +68,7 @@ class Key:
     cls: URIRef | None = None  # kind == map: class of the nested node
     suffix: str = ""  # kind == map: IRI suffix of the nested node
     default: object = None
+    names: dict[str, str] = field(default_factory=dict)  # enum value -> IRI local name, where they differ
 
 
 def _s(prop=None, required=False):
@@ -92,7 +100,8 @@ ID = Key("id", None, True)
 EU_AI_ACT = Key("map", AIMS.hasEUAIActProfile, cls=AIMS.EUAIActProfile, suffix="/eu-ai-act", keys={
     "roles": Key("enum-list", AIMS.operatorRole, values=OPERATOR_ROLES, iri=str(EUAIA)),
     "annex_iii": Key("enum", AIMS.annexIIIPoint, values=ANNEX_III_POINTS, iri=str(EUAIA) + "annex3-"),
-    "annex_i_product": _s(AIMS.annexIProduct),
+    # free text; a point number (1-21) or act number (2017/745) also names the Annex I entry
+    "annex_i_product": Key("annex-i", AIMS.annexIProduct),
     "art6_3_derogation": _b(AIMS.claimsArt6Derogation),
     "profiling": _b(AIMS.profilesNaturalPersons),
     "prohibited_practice": Key("enum", AIMS.prohibitedPractice, values=PROHIBITED_PRACTICES,
@@ -102,6 +111,8 @@ EU_AI_ACT = Key("map", AIMS.hasEUAIActProfile, cls=AIMS.EUAIActProfile, suffix="
     "deep_fake_or_public_text": _b(AIMS.publishesDeepFakeOrPublicText),
     "emotion_or_biometric_categorisation": _b(AIMS.emotionOrBiometricCategorisation),
     "gpai": _b(AIMS.isGeneralPurposeAIModel),
+    "becomes_provider": Key("enum-list", AIMS.becomesProviderBy, values=tuple(BECOMES_PROVIDER), iri=str(EUAIA),
+                            names=BECOMES_PROVIDER),
 })
 
 TREATMENT = Key("map", AIMS.hasTreatment, cls=AIMS.RiskTreatment, suffix="/treatment", keys={
@@ -222,6 +233,8 @@ SECTIONS: dict[str, Section] = {s.name: s for s in [
     Section("incidents", AIMS.Incident, {
         "id": ID, "ai_system": _ref(SYSTEM, AIMS.incidentOfSystem, True), "date": _d(AIMS.date, True),
         "serious": _b(AIMS.serious, default=False),
+        "aware_on": _d(AIMS.awareOn),  # when the organisation learnt of it; Art 73 counts from here (default: date)
+        "kind": Key("enum", AIMS.incidentKind, values=INCIDENT_KINDS, iri=str(AIMS) + "incident-", default="other"),
         "reported_to_authority_on": _d(AIMS.reportedToAuthorityOn),
     }),
     Section("training", AIMS.TrainingRecord, {

@@ -85,6 +85,9 @@ class ValidationResult:
     severity: URIRef
     constraint: Node | None = None
     messages: tuple[Literal, ...] = field(default=(), compare=False)
+    # the other variables a sh:sparql SELECT projects (name, term), for message placeholders
+    # such as {?control}; empty for pySHACL's results, whose sh:resultMessage is already filled in
+    bindings: tuple[tuple[str, Node], ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -141,8 +144,10 @@ class CompiledQuery:
                     value = v if v is not None else (None if self.property_shape else focus)
                 if p is not None:
                     path = p
+            extra = tuple(sorted((k, v) for k, v in row.items() if k not in ("this", "path", "value")
+                                 and not k.startswith(HELPER))) if self.kind == "sparql" else ()
             yield ValidationResult(self.shape, focus, value, path, self.component, self.severity,
-                                   self.constraint, self.messages)
+                                   self.constraint, self.messages, extra)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ all named graphs as their default graph, so the product's questions need no GRAP
 
 from __future__ import annotations
 
+import io
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
@@ -20,7 +21,7 @@ import rdflib
 from rdflib import BNode, Literal, URIRef
 from rdflib.term import Node
 
-from .errors import NetworkAccessError, QueryError, StoreError
+from .errors import QueryError, ResultTooLarge, StoreError
 from .namespaces import PREFIXES
 
 Triple = tuple[Node, Node, Node]
@@ -54,23 +55,63 @@ FORMAT_NAMES: dict[str, ox.RdfFormat] = {
 }
 
 
-# What may hide the keywords SERVICE and LOAD without being them: comments, strings, IRIs, and
-# names such as ?service or ex:load. Removed before the keywords are looked for.
+# Comments, strings, IRIs and names: skipped when `inline_bindings` looks for the WHERE keyword.
 _NOT_KEYWORDS = re.compile(
     r'#[^\n]*|"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'(?:[^\'\\]|\\.|\'(?!\'\'))*\'\'\''
     r'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|<[^<>"{}|^`\\\s]*>|[?$:][\w.-]*|[\w-]+:[\w.-]*')
-_NETWORK_KEYWORDS = re.compile(r"\b(SERVICE|LOAD)\b", re.IGNORECASE)
+
+# Media types of answers: SPARQL results for SELECT and ASK, RDF for CONSTRUCT and DESCRIBE.
+RESULT_MEDIA: dict[str, ox.QueryResultsFormat] = {
+    "application/sparql-results+json": ox.QueryResultsFormat.JSON,
+    "application/sparql-results+xml": ox.QueryResultsFormat.XML,
+    "text/csv": ox.QueryResultsFormat.CSV,
+    "text/tab-separated-values": ox.QueryResultsFormat.TSV,
+}
+GRAPH_MEDIA: dict[str, ox.RdfFormat] = {
+    "text/turtle": ox.RdfFormat.TURTLE,
+    "application/n-triples": ox.RdfFormat.N_TRIPLES,
+    "application/ld+json": ox.RdfFormat.JSON_LD,
+    "application/rdf+xml": ox.RdfFormat.RDF_XML,
+}
 
 
-def forbid_network(sparql: str) -> None:
-    """Refuse SPARQL that would fetch from the network (SERVICE in a query, LOAD in an update):
-    aimsgraph reaches out only to URLs the user names as a store or allows explicitly."""
-    bare = _NOT_KEYWORDS.sub(" ", sparql)
-    hit = _NETWORK_KEYWORDS.search(bare)
-    if hit:
-        raise NetworkAccessError(
-            f"{hit.group(1).upper()} would fetch from the network, which aimsgraph does not do unless "
-            "you allow it (--allow-service on the command line or the server)")
+@dataclass
+class Answer:
+    """A query's answer as the engine serialised it: the bytes, their media type, and how many
+    rows (SELECT) or triples (CONSTRUCT, DESCRIBE) it holds (-1 for ASK, or when not counted)."""
+
+    body: bytes
+    media_type: str
+    count: int = -1
+
+
+class _Capped:
+    """A binary writer that refuses to grow past `limit` bytes (the engine's serialiser writes
+    into it, so an answer too large stops being produced, not just being sent)."""
+
+    def __init__(self, limit: int | None):
+        self.limit = limit
+        self.size = 0
+        self.parts: list[bytes] = []
+
+    def write(self, data) -> int:
+        self.size += len(data)
+        if self.limit is not None and self.size > self.limit:
+            raise ResultTooLarge(f"the answer is larger than the server's limit of {self.limit:,} bytes; "
+                                 "ask for fewer rows (LIMIT / OFFSET)")
+        self.parts.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def value(self) -> bytes:
+        return b"".join(self.parts)
+
+
+def _too_many(count: int, limit: int, what: str) -> ResultTooLarge:
+    return ResultTooLarge(f"the answer has more than {limit:,} {what}, the server's limit; "
+                          "ask for fewer (LIMIT / OFFSET)")
 
 
 @dataclass
@@ -90,10 +131,20 @@ class QueryResult:
         return len(self.rows) if self.kind == "select" else len(self.triples)
 
 
+@dataclass(frozen=True)
+class Dataset:
+    """Which named graphs a query or update reads: the merge of `default` is its default graph,
+    `named` the graphs its GRAPH clauses see. Stores take None to mean every graph they hold."""
+
+    default: tuple[str, ...]
+    named: tuple[str, ...]
+
+
 class Store(ABC):
     """What the pipeline needs from a triple store, and nothing more."""
 
     reasons_in_place = True  # its SPARQL engine runs the compiled OWL 2 RL updates fast enough
+    persistent = False  # outlives the process: analyses are kept in versioned graphs (workspace.py)
 
     @abstractmethod
     def load(self, data: str | bytes, fmt: str, graph: str) -> None:
@@ -104,12 +155,30 @@ class Store(ABC):
         """Add triples to `graph`; returns how many were new."""
 
     @abstractmethod
-    def query(self, sparql: str, bindings: Bindings | None = None) -> QueryResult:
-        """Run a SPARQL query over the union of all graphs; `bindings` pre-bind variables."""
+    def query(self, sparql: str, bindings: Bindings | None = None, dataset: Dataset | None = None) -> QueryResult:
+        """Run a SPARQL query over the union of all graphs (or over `dataset`); `bindings`
+        pre-bind variables."""
 
     @abstractmethod
     def update(self, sparql: str) -> None:
         """Run a SPARQL update."""
+
+    @abstractmethod
+    def answer(self, sparql: str, media_type: str, *, default_graphs: Iterable[str] | None = None,
+               named_graphs: Iterable[str] | None = None, base_iri: str | None = None,
+               max_rows: int | None = None, max_bytes: int | None = None,
+               allow_network: bool = False) -> Answer:
+        """Run a query from outside and serialise its answer with the engine's own serialiser in
+        `media_type` (a key of RESULT_MEDIA for SELECT and ASK, of GRAPH_MEDIA for CONSTRUCT and
+        DESCRIBE), so terms keep the lexical forms the store holds. The query passes the SPARQL
+        guard first (`sparql_guard.inspect_query`: no SERVICE unless `allow_network`).
+
+        The dataset: `default_graphs` / `named_graphs` (the Protocol's default-graph-uri and
+        named-graph-uri) when either is given; else the query's own FROM / FROM NAMED; else the
+        union of all graphs as the default graph with every named graph available. Graphs are
+        only ever the store's own: an IRI the store has no graph for is an empty graph, never
+        fetched. `max_rows` caps rows or triples and `max_bytes` the serialised size
+        (ResultTooLarge past either); `base_iri` resolves relative IRIs in the query."""
 
     @abstractmethod
     def triples(self, graph: str) -> list[Triple]:
@@ -126,18 +195,20 @@ class Store(ABC):
     def count(self, graph: str) -> int:
         return len(self.triples(graph))
 
-    def insert_where(self, graph: str, template: str, where: str, named: Iterable[str] = ()) -> None:
+    def insert_where(self, graph: str, template: str, where: str, named: Iterable[str] = (),
+                     dataset: Dataset | None = None) -> None:
         """`INSERT { GRAPH <graph> { template } } WHERE { where }`, the WHERE seeing the union of
-        all named graphs as its default graph (as queries do), and the graphs `named` through
-        GRAPH clauses. Runs inside the store, so nothing crosses the interface: the reasoner's
-        rules and OWL 2 RL updates use it."""
-        self.update(f"INSERT {{ GRAPH <{graph}> {{\n{template}\n}} }} {self._union_dataset(named)} "
+        all named graphs (or of `dataset.default`) as its default graph, as queries do, and the
+        graphs `named` through GRAPH clauses. Runs inside the store, so nothing crosses the
+        interface: the reasoner's rules and OWL 2 RL updates use it."""
+        self.update(f"INSERT {{ GRAPH <{graph}> {{\n{template}\n}} }} {self._union_dataset(named, dataset)} "
                     f"WHERE {{\n{where}\n}}")
 
-    def _union_dataset(self, named: Iterable[str] = ()) -> str:
+    def _union_dataset(self, named: Iterable[str] = (), dataset: Dataset | None = None) -> str:
         """What makes an update's WHERE read every named graph as its default graph: USING
         clauses (and USING NAMED for graphs read through GRAPH, which USING alone hides)."""
-        return " ".join([f"USING <{g}>" for g in self.graphs()] + [f"USING NAMED <{g}>" for g in named])
+        default = dataset.default if dataset is not None else self.graphs()
+        return " ".join([f"USING <{g}>" for g in default] + [f"USING NAMED <{g}>" for g in named])
 
     def add_graph(self, source: str, target: str) -> None:
         """Add every triple of graph `source` to graph `target` (SPARQL 1.1 ADD)."""
@@ -191,6 +262,60 @@ def from_ox_term(term) -> Node:
     raise StoreError(f"unsupported term {term!r}")
 
 
+def serialize_ox_answer(res, media_type: str, max_rows: int | None = None,
+                        max_bytes: int | None = None) -> Answer:
+    """A pyoxigraph result (solutions, boolean or triples) in `media_type`, by pyoxigraph's own
+    serialisers. With a row cap the rows are counted exactly on the TSV form (one line per row:
+    line breaks inside literals are escaped there), then turned into the asked format by
+    pyoxigraph's results parser and serialiser; the same for triples with N-Triples."""
+    if isinstance(res, (bool, ox.QueryBoolean)):
+        fmt = RESULT_MEDIA.get(media_type)
+        if fmt not in (ox.QueryResultsFormat.JSON, ox.QueryResultsFormat.XML):
+            raise QueryError("an ASK answer has only the SPARQL JSON and XML results forms")
+        if isinstance(res, bool):
+            res = ox.parse_query_results('{"head":{},"boolean":%s}' % ("true" if res else "false"),
+                                         ox.QueryResultsFormat.JSON)
+        return Answer(res.serialize(format=fmt), media_type)
+    if isinstance(res, ox.QuerySolutions):
+        fmt = RESULT_MEDIA.get(media_type)
+        if fmt is None:
+            raise QueryError(f"a SELECT answer has no {media_type} form")
+        if max_rows is None:
+            out = _Capped(max_bytes)
+            res.serialize(out, fmt)
+            return Answer(out.value(), media_type)
+        tsv = _Capped(max_bytes)
+        res.serialize(tsv, ox.QueryResultsFormat.TSV)
+        body = tsv.value()
+        rows = body.count(b"\n") - 1
+        if rows > max_rows:
+            raise _too_many(rows, max_rows, "rows")
+        if fmt != ox.QueryResultsFormat.TSV:
+            out = _Capped(max_bytes)
+            ox.parse_query_results(body, ox.QueryResultsFormat.TSV).serialize(out, fmt)
+            body = out.value()
+        return Answer(body, media_type, rows)
+    fmt = GRAPH_MEDIA.get(media_type)
+    if fmt is None:
+        raise QueryError(f"a CONSTRUCT or DESCRIBE answer has no {media_type} form")
+    nt = _Capped(max_bytes)
+    res.serialize(nt, ox.RdfFormat.N_TRIPLES)
+    body = nt.value()
+    count = body.count(b"\n")
+    if max_rows is not None and count > max_rows:
+        raise _too_many(count, max_rows, "triples")
+    if fmt != ox.RdfFormat.N_TRIPLES:
+        out = _Capped(max_bytes)
+        ox.serialize(ox.parse(body, ox.RdfFormat.N_TRIPLES), out, fmt,
+                     prefixes=PREFIXES if fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML) else None)
+        body = out.value()
+    return Answer(body, media_type, count)
+
+
+def _unknown_function(*_args):
+    return None
+
+
 class OxigraphStore(Store):
     """Embedded pyoxigraph store: in memory by default, on disk when given a folder."""
 
@@ -198,7 +323,35 @@ class OxigraphStore(Store):
         try:
             self._store = ox.Store(path) if path else ox.Store()
         except OSError as exc:  # locked or unreadable folder
-            raise StoreError(f"cannot open store at {path}: {exc}") from exc
+            raise StoreError(f"cannot open the store in {path}: {exc} (is another aimsgraph using it?)") from exc
+        self.path = path
+        self.persistent = path is not None
+
+    def _dataset_options(self, dataset: Dataset | None) -> dict:
+        """pyoxigraph's dataset arguments: the union of every graph when `dataset` names every graph
+        the store holds (the fast path: an explicit list of default graphs costs 1.1-2.6x), else
+        the listed graphs."""
+        if dataset is None:
+            return {"use_default_graph_as_union": True}
+        held = {g.value for g in self._store.named_graphs() if isinstance(g, ox.NamedNode)}
+        if held <= set(dataset.default) and held <= set(dataset.named):
+            return {"use_default_graph_as_union": True}
+        return {"default_graph": [ox.NamedNode(g) for g in dataset.default],
+                "named_graphs": [ox.NamedNode(g) for g in dataset.named]}
+
+    @classmethod
+    def wrap(cls, store: ox.Store) -> "OxigraphStore":
+        """The interface over a pyoxigraph store opened elsewhere (e.g. `ox.Store.read_only`)."""
+        self = cls.__new__(cls)
+        self._store = store
+        self.path = None
+        self.persistent = False
+        return self
+
+    @property
+    def native(self) -> ox.Store:
+        """The pyoxigraph store underneath (dumps, backups, bulk loads)."""
+        return self._store
 
     def load(self, data: str | bytes, fmt: str, graph: str) -> None:
         self._store.load(data, format=FORMAT_NAMES[fmt], to_graph=ox.NamedNode(graph))
@@ -211,11 +364,11 @@ class OxigraphStore(Store):
         after = sum(1 for _ in self._store.quads_for_pattern(None, None, None, g))
         return after - before
 
-    def query(self, sparql: str, bindings: Bindings | None = None) -> QueryResult:
+    def query(self, sparql: str, bindings: Bindings | None = None, dataset: Dataset | None = None) -> QueryResult:
         subs = {ox.Variable(k): _to_ox(v) for k, v in (bindings or {}).items()}
         try:
             res = self._store.query(
-                sparql, use_default_graph_as_union=True, prefixes=PREFIXES, substitutions=subs or None
+                sparql, prefixes=PREFIXES, substitutions=subs or None, **self._dataset_options(dataset)
             )
         except SyntaxError as exc:
             raise QueryError(f"SPARQL syntax error: {exc}") from exc
@@ -253,6 +406,29 @@ class OxigraphStore(Store):
         except (OSError, ValueError) as exc:
             raise QueryError(str(exc)) from exc
 
+    def answer(self, sparql: str, media_type: str, *, default_graphs: Iterable[str] | None = None,
+               named_graphs: Iterable[str] | None = None, base_iri: str | None = None,
+               max_rows: int | None = None, max_bytes: int | None = None,
+               allow_network: bool = False) -> Answer:
+        from .sparql_guard import inspect_query
+
+        info = inspect_query(sparql, allow_network, base_iri)
+        options: dict = {}
+        if default_graphs is not None or named_graphs is not None:  # the Protocol's dataset wins
+            options["default_graph"] = [ox.NamedNode(g) for g in default_graphs or ()]
+            options["named_graphs"] = [ox.NamedNode(g) for g in named_graphs or ()]
+        elif not info.has_dataset:
+            options["use_default_graph_as_union"] = True
+        if info.functions:  # an unknown extension function is an evaluation error (unbound), as SPARQL says
+            options["custom_functions"] = {ox.NamedNode(iri): _unknown_function for iri in info.functions}
+        try:
+            res = self._store.query(sparql, base_iri=base_iri, prefixes=PREFIXES, **options)
+            return serialize_ox_answer(res, media_type, max_rows, max_bytes)
+        except SyntaxError as exc:
+            raise QueryError(f"SPARQL syntax error: {exc}") from exc
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise QueryError(str(exc)) from exc
+
     def triples(self, graph: str) -> list[Triple]:
         return [
             (from_ox_term(q.subject), from_ox_term(q.predicate), from_ox_term(q.object))
@@ -274,6 +450,49 @@ class OxigraphStore(Store):
 
     def graphs(self) -> list[str]:
         return sorted(g.value for g in self._store.named_graphs() if isinstance(g, ox.NamedNode))
+
+
+def shorten_text(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_RDFLIB_RESULTS = {ox.QueryResultsFormat.JSON: "json", ox.QueryResultsFormat.XML: "xml",
+                   ox.QueryResultsFormat.CSV: "csv"}
+_RDFLIB_GRAPHS = {ox.RdfFormat.TURTLE: "turtle", ox.RdfFormat.N_TRIPLES: "nt", ox.RdfFormat.JSON_LD: "json-ld",
+                  ox.RdfFormat.RDF_XML: "xml"}
+
+
+def serialize_rdflib_answer(res, media_type: str, max_rows: int | None = None,
+                            max_bytes: int | None = None) -> Answer:
+    """An rdflib query Result in `media_type`, by rdflib's own serialisers (TSV, which rdflib
+    cannot write, through pyoxigraph's from rdflib's JSON)."""
+    if res.type in ("CONSTRUCT", "DESCRIBE"):
+        fmt = GRAPH_MEDIA.get(media_type)
+        if fmt is None:
+            raise QueryError(f"a CONSTRUCT or DESCRIBE answer has no {media_type} form")
+        graph = res.graph
+        if max_rows is not None and len(graph) > max_rows:
+            raise _too_many(len(graph), max_rows, "triples")
+        for prefix, ns in PREFIXES.items():
+            graph.bind(prefix, ns)
+        body = graph.serialize(format=_RDFLIB_GRAPHS[fmt], encoding="utf-8")
+        count = len(graph)
+    else:
+        fmt = RESULT_MEDIA.get(media_type)
+        if fmt is None or (res.type == "ASK" and fmt not in (ox.QueryResultsFormat.JSON, ox.QueryResultsFormat.XML)):
+            raise QueryError(f"this answer has no {media_type} form")
+        count = -1 if res.type == "ASK" else len(res)
+        if max_rows is not None and count > max_rows:
+            raise _too_many(count, max_rows, "rows")
+        buffer = io.BytesIO()
+        res.serialize(buffer, format=_RDFLIB_RESULTS.get(fmt, "json"), encoding="utf-8")
+        body = buffer.getvalue()
+        if fmt == ox.QueryResultsFormat.TSV:
+            body = ox.parse_query_results(body, ox.QueryResultsFormat.JSON).serialize(format=fmt)
+    if max_bytes is not None and len(body) > max_bytes:
+        raise ResultTooLarge(f"the answer is larger than the server's limit of {max_bytes:,} bytes; "
+                             "ask for fewer rows (LIMIT / OFFSET)")
+    return Answer(body, media_type, count)
 
 
 class RdflibStore(Store):
@@ -300,7 +519,10 @@ class RdflibStore(Store):
             g.add(t)
         return len(g) - before
 
-    def query(self, sparql: str, bindings: Bindings | None = None) -> QueryResult:
+    def query(self, sparql: str, bindings: Bindings | None = None, dataset: Dataset | None = None) -> QueryResult:
+        if dataset is not None and not set(self.graphs()) <= set(dataset.default):
+            raise StoreError("the rdflib reference store answers over all its graphs only; "
+                             "use the embedded store or a SPARQL server for organisations and versions")
         init_ns = {k: rdflib.Namespace(v) for k, v in PREFIXES.items()}
         try:
             res = self._ds.query(sparql, initNs=init_ns, initBindings=dict(bindings or {}))
@@ -321,10 +543,45 @@ class RdflibStore(Store):
         except Exception as exc:
             raise QueryError(f"SPARQL update error: {exc}") from exc
 
+    def answer(self, sparql: str, media_type: str, *, default_graphs: Iterable[str] | None = None,
+               named_graphs: Iterable[str] | None = None, base_iri: str | None = None,
+               max_rows: int | None = None, max_bytes: int | None = None,
+               allow_network: bool = False) -> Answer:
+        from rdflib.plugins.sparql import algebra, parser
+
+        from .sparql_guard import inspect_query
+
+        info = inspect_query(sparql, allow_network, base_iri)
+        if default_graphs is not None or named_graphs is not None:
+            dataset: tuple | None = (tuple(default_graphs or ()), tuple(named_graphs or ()))
+        elif info.has_dataset:
+            dataset = (info.default_graphs, info.named_graphs)
+        else:
+            dataset = None
+        init_ns = {k: rdflib.Namespace(v) for k, v in PREFIXES.items()}
+        try:
+            prepared = algebra.translateQuery(parser.parseQuery(sparql), base=base_iri, initNs=init_ns)
+            # rdflib would fetch a FROM graph it does not hold from the web: the dataset is built
+            # here from the store's own graphs instead, and the query's clause dropped.
+            prepared.algebra["datasetClause"] = None
+            target: rdflib.Dataset = self._ds
+            if dataset is not None:
+                target = rdflib.Dataset(default_union=False)
+                for name in dataset[0]:
+                    target.default_context += self._ds.get_context(URIRef(name))
+                for name in dataset[1]:
+                    target.graph(URIRef(name)).__iadd__(self._ds.get_context(URIRef(name)))
+            res = target.query(prepared)
+        except QueryError:
+            raise
+        except Exception as exc:  # rdflib raises pyparsing and assorted errors
+            raise QueryError(f"SPARQL error: {shorten_text(str(exc))}") from exc
+        return serialize_rdflib_answer(res, media_type, max_rows, max_bytes)
+
     def triples(self, graph: str) -> list[Triple]:
         return list(self._graph(graph))
 
-    def _union_dataset(self, named: Iterable[str] = ()) -> str:
+    def _union_dataset(self, named: Iterable[str] = (), dataset: Dataset | None = None) -> str:
         return ""  # the Dataset's default graph is the union; rdflib would fetch a USING graph's IRI
 
     def clear(self, graph: str) -> None:
@@ -373,13 +630,20 @@ def inline_bindings(sparql: str, bindings: Bindings | None) -> str:
 class RemoteStore(Store):
     """A SPARQL 1.1 server: Protocol for queries and updates, Graph Store Protocol for loads.
 
-    Works with Oxigraph server, Fuseki, GraphDB and Virtuoso. The server's default graph must be
-    the union of its named graphs, as in the embedded store (`oxigraph serve
-    --union-default-graph`; Fuseki `tdb2:unionDefaultGraph true`; GraphDB and Virtuoso do it by
-    default). Nothing but the URLs the user names is contacted."""
+    Works with Oxigraph server, Fuseki, GraphDB and Virtuoso. The pipeline reaches it through
+    `GraphView`s (workspace.py), which name the graphs every request reads (dataset parameters
+    for queries, USING for updates), so the server's own default graph does not matter; Oxigraph
+    refuses USING when started with `--union-default-graph`, so start it without. Nothing but
+    the URLs the user names is contacted."""
+
+    persistent = True
 
     def __init__(self, query_url: str, update_url: str | None = None, graph_store_url: str | None = None,
-                 timeout: float = 120.0):
+                 timeout: float = 120.0, auth: str | None = None, retries: int = 3, backoff: float = 0.5):
+        """`auth`: an Authorization header value ("Bearer TOKEN", "Basic …"), or user:password for
+        basic auth; `timeout`: seconds one request may take (also sent to servers that take a
+        timeout parameter); `retries`: attempts after a connection error, `backoff` seconds
+        doubling between them (HTTP errors are never retried: the server answered)."""
         base = query_url.rstrip("/")
         if base.endswith("/query") or base.endswith("/sparql"):
             root = base.rsplit("/", 1)[0]
@@ -389,23 +653,52 @@ class RemoteStore(Store):
         self.update_url = update_url or (root + "/update")
         self.graph_store_url = graph_store_url or (root + "/store")
         self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.authorization = _authorization(auth)
+        self.bytes_sent = 0
+        self.bytes_received = 0
+        self.requests = 0
 
     def _request(self, url: str, body: bytes, content_type: str, accept: str = "*/*",
-                 method: str = "POST") -> tuple[str, bytes]:
+                 method: str = "POST", max_bytes: int | None = None) -> tuple[str, bytes]:
+        import time as clock
         import urllib.error
         import urllib.request
 
-        request = urllib.request.Request(url, data=body, method=method,
-                                         headers={"Content-Type": content_type, "Accept": accept})
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (user-named URL)
-                return response.headers.get("Content-Type", ""), response.read()
-        except urllib.error.HTTPError as exc:
-            detail = exc.read().decode("utf-8", "replace")[:500]
-            error = QueryError if exc.code in (400, 406, 415) else StoreError
-            raise error(f"{url} answered {exc.code}: {detail}") from exc
-        except OSError as exc:
-            raise StoreError(f"cannot reach the SPARQL server at {url}: {exc}") from exc
+        headers = {"Content-Type": content_type, "Accept": accept}
+        if self.authorization:
+            headers["Authorization"] = self.authorization
+        where = url.split("?", 1)[0]
+        for attempt in range(self.retries + 1):
+            request = urllib.request.Request(url, data=body, method=method, headers=headers)
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (user-named URL)
+                    payload = response.read() if max_bytes is None else response.read(max_bytes + 1)
+                    self.requests += 1
+                    self.bytes_sent += len(body)
+                    self.bytes_received += len(payload)
+                    if max_bytes is not None and len(payload) > max_bytes:
+                        raise ResultTooLarge(f"the answer is larger than the server's limit of {max_bytes:,} bytes; "
+                                             "ask for fewer rows (LIMIT / OFFSET)")
+                    return response.headers.get("Content-Type", ""), payload
+            except urllib.error.HTTPError as exc:
+                detail = exc.read().decode("utf-8", "replace")[:500]
+                if exc.code in (401, 403):
+                    raise StoreError(f"{where} refused aimsgraph ({exc.code}): check the credentials "
+                                     f"given with --store-auth; the server said: {detail}") from exc
+                error = QueryError if exc.code in (400, 406, 415) else StoreError
+                raise error(f"{where} answered {exc.code}: {detail}") from exc
+            except TimeoutError as exc:
+                raise StoreError(f"the SPARQL server at {where} did not answer within {self.timeout:g} s") from exc
+            except OSError as exc:
+                if attempt < self.retries:
+                    clock.sleep(self.backoff * 2 ** attempt)
+                    continue
+                reason = getattr(exc, "reason", exc)
+                raise StoreError(f"cannot reach the SPARQL server at {where} "
+                                 f"(after {self.retries + 1} attempts): {reason}") from exc
+        raise AssertionError("unreachable")
 
     def _prologue(self, sparql: str) -> str:
         from .namespaces import sparql_prologue
@@ -432,9 +725,15 @@ class RemoteStore(Store):
             self.update(f"INSERT DATA {{ GRAPH <{graph}> {{\n{lines}\n}} }}")
         return self.count(graph) - before
 
-    def query(self, sparql: str, bindings: Bindings | None = None) -> QueryResult:
+    def query(self, sparql: str, bindings: Bindings | None = None, dataset: Dataset | None = None) -> QueryResult:
+        from urllib.parse import urlencode
+
         text = self._prologue(inline_bindings(sparql, bindings))
-        ctype, body = self._request(self.query_url, text.encode("utf-8"), "application/sparql-query",
+        url = self.query_url
+        if dataset is not None:  # SPARQL 1.1 Protocol dataset parameters override the server's default
+            url += "?" + urlencode([("default-graph-uri", g) for g in dataset.default]
+                                   + [("named-graph-uri", g) for g in dataset.named])
+        ctype, body = self._request(url, text.encode("utf-8"), "application/sparql-query",
                                     "application/sparql-results+json, application/n-triples;q=0.9")
         if "json" in ctype:
             import json
@@ -452,6 +751,26 @@ class RemoteStore(Store):
     def update(self, sparql: str) -> None:
         self._request(self.update_url, self._prologue(sparql).encode("utf-8"), "application/sparql-update")
 
+    def answer(self, sparql: str, media_type: str, *, default_graphs: Iterable[str] | None = None,
+               named_graphs: Iterable[str] | None = None, base_iri: str | None = None,
+               max_rows: int | None = None, max_bytes: int | None = None,
+               allow_network: bool = False) -> Answer:
+        """The server's own bytes and content type, passed through (rows are not counted: the
+        size cap bounds what is read)."""
+        from urllib.parse import urlencode
+
+        from .sparql_guard import inspect_query
+
+        inspect_query(sparql, allow_network, base_iri)
+        params = [("default-graph-uri", g) for g in default_graphs or ()] + \
+                 [("named-graph-uri", g) for g in named_graphs or ()]
+        url = self.query_url + ("?" + urlencode(params) if params else "")
+        text = self._prologue(sparql) if base_iri is None else f"BASE <{base_iri}>\n" + self._prologue(sparql)
+        ctype, body = self._request(url, text.encode("utf-8"), "application/sparql-query", media_type,
+                                    max_bytes=max_bytes)
+        return Answer(body, ctype.split(";")[0].strip() or media_type)
+
+
     def triples(self, graph: str) -> list[Triple]:
         return self.query(f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}").triples
 
@@ -465,6 +784,20 @@ class RemoteStore(Store):
     def graphs(self) -> list[str]:
         rows = self.query("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }").rows
         return sorted(str(r["g"]) for r in rows if isinstance(r.get("g"), URIRef))
+
+
+def _authorization(auth: str | None) -> str | None:
+    """An Authorization header from `--store-auth`: "Bearer …" or "Basic …" as given, else
+    user:password for basic auth."""
+    if not auth:
+        return None
+    if auth.split(" ", 1)[0] in ("Bearer", "Basic"):
+        return auth
+    if ":" not in auth:
+        raise StoreError("--store-auth takes 'Bearer TOKEN', 'Basic BASE64' or user:password")
+    import base64
+
+    return "Basic " + base64.b64encode(auth.encode("utf-8")).decode("ascii")
 
 
 def _from_json_term(value: dict) -> Node:
@@ -482,15 +815,155 @@ def _from_json_term(value: dict) -> Node:
     return Literal(value["value"])
 
 
-def open_store(engine: str = "oxigraph", path: str | None = None) -> Store:
+class GraphView(Store):
+    """Some graphs of another store under the names the pipeline uses.
+
+    An organisation's analysis lives in versioned graphs of a persistent store
+    (`…/org/acme/v3/data`, …); the stages read and write GRAPH_DATA, GRAPH_INFERRED and
+    GRAPH_PARAMETERS. A view maps those logical names (and the reasoner's delta graphs) to the
+    physical ones in every argument, query text, binding and result, and restricts queries and
+    updates to the mapped graphs plus the shared ones (ontology, catalogues), so another
+    organisation or version is never read."""
+
+    def __init__(self, base: Store, mapping: Mapping[str, str], shared: Iterable[str],
+                 delta_prefix: tuple[str, str] | None = None, read_only: bool = False):
+        self.base = base
+        self.mapping = dict(mapping)
+        self.shared = tuple(shared)
+        self.delta_prefix = delta_prefix  # (logical prefix, physical prefix) of delta graphs
+        self.read_only = read_only
+        self.reasons_in_place = base.reasons_in_place
+        self.persistent = base.persistent
+        self.reverse = {v: k for k, v in self.mapping.items()}
+        self.deltas: set[str] = set()  # delta graphs written through this view: readable by it
+
+    # names -------------------------------------------------------------------------------------
+    def physical(self, graph: str) -> str:
+        if graph in self.mapping:
+            return self.mapping[graph]
+        if self.delta_prefix and graph.startswith(self.delta_prefix[0]):
+            return self.delta_prefix[1] + graph[len(self.delta_prefix[0]):]
+        return graph
+
+    def logical(self, graph: str) -> str:
+        if graph in self.reverse:
+            return self.reverse[graph]
+        if self.delta_prefix and graph.startswith(self.delta_prefix[1]):
+            return self.delta_prefix[0] + graph[len(self.delta_prefix[1]):]
+        return graph
+
+    def _text(self, sparql: str) -> str:
+        """Logical graph IRIs written in a query or update (`<…/graph/inferred>`) made physical."""
+        for logical, physical in self.mapping.items():
+            sparql = sparql.replace(f"<{logical}>", f"<{physical}>")
+        if self.delta_prefix:
+            sparql = sparql.replace(f"<{self.delta_prefix[0]}", f"<{self.delta_prefix[1]}")
+        return sparql
+
+    def _term_in(self, term: Node) -> Node:
+        return URIRef(self.physical(str(term))) if isinstance(term, URIRef) else term
+
+    def _term_out(self, term: Node) -> Node:
+        return URIRef(self.logical(str(term))) if isinstance(term, URIRef) else term
+
+    def dataset(self, named: Iterable[str] = ()) -> Dataset:
+        """The shared and mapped graphs, plus `named` (e.g. the reasoner's delta of the last round)."""
+        graphs = (*self.shared, *self.mapping.values(), *sorted(self.deltas))
+        extra = tuple(self.physical(g) for g in named)
+        return Dataset(default=graphs + extra, named=graphs + extra)
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise StoreError("this view of the store is read-only")
+
+    # the Store interface ---------------------------------------------------------------------------
+    def load(self, data: str | bytes, fmt: str, graph: str) -> None:
+        self._writable()
+        self.base.load(data, fmt, self.physical(graph))
+
+    def add(self, graph: str, triples: Iterable[Triple]) -> int:
+        self._writable()
+        return self.base.add(self.physical(graph), triples)
+
+    def query(self, sparql: str, bindings: Bindings | None = None, dataset: Dataset | None = None) -> QueryResult:
+        bound = {k: self._term_in(v) for k, v in (bindings or {}).items()}
+        result = self.base.query(self._text(sparql), bound, dataset or self.dataset())
+        if result.kind == "select":
+            result.rows = [{k: self._term_out(v) for k, v in row.items()} for row in result.rows]
+        return result
+
+    def update(self, sparql: str) -> None:
+        self._writable()
+        self.base.update(self._text(sparql))
+
+    def answer(self, sparql: str, media_type: str, *, default_graphs: Iterable[str] | None = None,
+               named_graphs: Iterable[str] | None = None, base_iri: str | None = None,
+               max_rows: int | None = None, max_bytes: int | None = None,
+               allow_network: bool = False) -> Answer:
+        """As the base store answers, within the view's graphs: a Protocol or FROM dataset is
+        mapped to physical names and kept to the view's graphs, else the view's dataset. (Graph
+        names bound in the answer stay physical: the serialised bytes are the engine's own.)"""
+        from .sparql_guard import inspect_query
+
+        info = inspect_query(sparql, allow_network, base_iri)
+        mine = set(self.dataset().default)
+        if default_graphs is None and named_graphs is None and info.has_dataset:
+            default_graphs, named_graphs = info.default_graphs, info.named_graphs
+        if default_graphs is None and named_graphs is None:
+            default = named = list(self.dataset().default)
+        else:
+            default = [g for g in (self.physical(g) for g in default_graphs or ()) if g in mine]
+            named = [g for g in (self.physical(g) for g in named_graphs or ()) if g in mine]
+        return self.base.answer(self._text(sparql), media_type, default_graphs=default, named_graphs=named,
+                                base_iri=base_iri, max_rows=max_rows, max_bytes=max_bytes,
+                                allow_network=allow_network)
+
+    def insert_where(self, graph: str, template: str, where: str, named: Iterable[str] = (),
+                     dataset: Dataset | None = None) -> None:
+        self._writable()
+        if self.delta_prefix and graph.startswith(self.delta_prefix[0]):
+            self.deltas.add(self.physical(graph))
+        self.base.insert_where(self.physical(graph), self._text(template), self._text(where),
+                               named=[self.physical(g) for g in named], dataset=dataset or self.dataset(named))
+
+    def add_graph(self, source: str, target: str) -> None:
+        self._writable()
+        self.base.add_graph(self.physical(source), self.physical(target))
+
+    def triples(self, graph: str) -> list[Triple]:
+        return self.base.triples(self.physical(graph))
+
+    def count(self, graph: str) -> int:
+        return self.base.count(self.physical(graph))
+
+    def has(self, triple: Triple) -> bool:
+        return Store.has(self, triple)
+
+    def clear(self, graph: str) -> None:
+        self._writable()
+        self.base.clear(self.physical(graph))
+
+    def graphs(self) -> list[str]:
+        mine = set(self.shared) | set(self.mapping.values())
+        return sorted(self.logical(g) for g in self.base.graphs()
+                      if g in mine or (self.delta_prefix and g.startswith(self.delta_prefix[1])))
+
+
+def open_store(engine: str = "oxigraph", path: str | None = None, *, auth: str | None = None,
+               timeout: float = 120.0) -> Store:
     """The store named by `engine`: 'oxigraph' (default, embedded; on disk at `path`), 'rdflib'
-    (reference), or the URL of a SPARQL server (its query endpoint or its root)."""
+    (reference), or the URL of a SPARQL server (its query endpoint or its root; `auth` and
+    `timeout` apply to it)."""
     if engine.startswith(("http://", "https://")):
-        return RemoteStore(engine)
+        if path:
+            raise StoreError("--store-dir is for the embedded store; a SPARQL server keeps its own data")
+        return RemoteStore(engine, timeout=timeout, auth=auth)
+    if auth:
+        raise StoreError("--store-auth is for a SPARQL server (--store URL)")
     if engine == "oxigraph":
         return OxigraphStore(path)
     if engine == "rdflib":
         if path:
-            raise StoreError("the rdflib engine keeps data in memory only; drop --store-path")
+            raise StoreError("the rdflib reference store keeps data in memory only; drop --store-dir")
         return RdflibStore()
     raise StoreError(f"unknown store engine '{engine}' (choose oxigraph, rdflib or a SPARQL server URL)")

@@ -35,7 +35,9 @@ READ_DOWN = {
     "uses-control": "control",
     "evidenced-by": "evidence",
     "has-obligation": "obligation under",
+    "excludes": "not applicable under Art 2(2):",
     "covered-by": "covered by control",
+    "partly-covered-by": "partly covered by control",
     "supported-by": "supported by control",
 }
 READ_UP = {
@@ -45,7 +47,9 @@ READ_UP = {
     "uses-control": "used in",
     "evidenced-by": "evidence for control",
     "has-obligation": "obligation of system",
+    "excludes": "excluded by Art 2(2) for system",
     "covered-by": "covers",
+    "partly-covered-by": "partly covers",
     "supported-by": "supports clause",
 }
 # relation -> (kind of source, kind of target)
@@ -56,7 +60,9 @@ ENDS = {
     "uses-control": ("treatment", "control"),
     "evidenced-by": ("control", "evidence"),
     "has-obligation": ("system", "article"),
+    "excludes": ("system", "article"),
     "covered-by": ("article", "control"),
+    "partly-covered-by": ("article", "control"),
     "supported-by": ("clause", "control"),
 }
 PROBLEM_STATES = ("not covered", "expired", "pending", "missing", "not-applicable", "partial", "planned", "not-implemented")
@@ -96,6 +102,8 @@ def trace_graph(store: Store) -> nx.DiGraph:
     for row in run_named(store, "trace-edges").rows:
         relation = str(row["relation"])
         source, target = _node_key(row["source"], ids), _node_key(row["target"], ids)
+        if relation == "partly-covered-by" and graph.has_edge(source, target):
+            continue  # the control also covers it in full (its register row's maps_to)
         graph.add_edge(source, target, relation=relation)
         for key, term, kind in ((source, row["source"], ENDS[relation][0]), (target, row["target"], ENDS[relation][1])):
             data = graph.nodes[key]
@@ -130,7 +138,7 @@ def _nodes_of(graph: nx.DiGraph, nodes, kind: str) -> list[str]:
     def wanted(n: str) -> bool:
         if graph.nodes[n]["kind"] != kind:
             return False
-        return kind != "article" or any(graph.nodes[p]["kind"] == "system" for p in graph.predecessors(n))
+        return kind != "article" or any(graph.edges[p, n]["relation"] == "has-obligation" for p in graph.predecessors(n))
 
     return sorted((n for n in nodes if wanted(n)), key=_natural)
 
@@ -162,11 +170,13 @@ def is_problem(data: dict) -> bool:
     return any(state.startswith(p) for p in PROBLEM_STATES) or "untreated" in state
 
 
-def _describe(graph: nx.DiGraph, node: str) -> str:
+def _describe(graph: nx.DiGraph, node: str, plain: bool = False) -> str:
+    """A node as a tree line; `plain` leaves out its state (an article reached as a duty Art 2(2)
+    excludes: whether other systems' duties on it are covered does not concern this system)."""
     data = graph.nodes[node]
     label = data["label"] if len(data["label"]) <= 90 else data["label"][:89] + "…"
-    state = f" [{data['state']}]" if data["state"] else ""
-    mark = "  ✗" if is_problem(data) else ""
+    state = f" [{data['state']}]" if data["state"] and not plain else ""
+    mark = "  ✗" if is_problem(data) and not plain else ""
     return f"{node} — {label}{state}{mark}" if label else f"{node}{state}{mark}"
 
 
@@ -195,7 +205,7 @@ def tree_lines(graph: nx.DiGraph, root: str, up: bool = False) -> list[str]:
                 lines.append(f"{branch}{readings[relation]} {child} (see above)")
                 continue
             seen.add(child)
-            lines.append(f"{branch}{readings[relation]} {_describe(graph, child)}")
+            lines.append(f"{branch}{readings[relation]} {_describe(graph, child, plain=relation == 'excludes')}")
             walk(child, prefix + ("   " if last else "│  "))
 
     walk(root, "")
@@ -416,8 +426,9 @@ def impact(graph: nx.DiGraph, root: str) -> Impact:
         if via == "treatment":
             controls = {c for t in graph.successors(node) if graph.nodes[t]["kind"] == "treatment"
                         for c in graph.successors(t)}
-        else:
-            controls = {c for c in graph.successors(node) if graph.nodes[c]["kind"] == "control"}
+        else:  # partial cover (intersects-with, subset-of crosswalk rows) discharges nothing
+            controls = {c for c in graph.successors(node) if graph.nodes[c]["kind"] == "control"
+                        and graph.edges[node, c]["relation"] != "partly-covered-by"}
         return any(_effective(graph, c) for c in controls - failed_set)
 
     risks = _nodes_of(graph, above, "risk")

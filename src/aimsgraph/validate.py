@@ -140,11 +140,35 @@ def register_ids(store: Store, nodes: Iterable[Node]) -> dict[Node, str]:
     return {node: min(ids) for node, ids in found.items()}
 
 
+_PLACEHOLDER = re.compile(r"\{[?$](\w+)\}")
+
+
+def _placeholder_values(template: str, messages: Iterable[Literal]) -> dict[str, str]:
+    """The values a SHACL-SPARQL message template's {?var} placeholders took in a result message
+    that the validator already filled in (pySHACL's sh:resultMessage, where {focus} and {value}
+    are still literal): the first message that matches the template."""
+    pattern, names, pos = "", [], 0
+    for m in _PLACEHOLDER.finditer(template):
+        pattern += re.escape(template[pos:m.start()]) + "(.+?)"
+        names.append(m.group(1))
+        pos = m.end()
+    pattern += re.escape(template[pos:])
+    for message in messages:
+        match = re.fullmatch(pattern, str(message), flags=re.S)
+        if match:
+            return dict(zip(names, match.groups()))
+    return {}
+
+
 def findings_from_results(results: Iterable[ValidationResult], shapes: rdflib.Graph,
                           labels: dict[Node, str]) -> list[Finding]:
     """Findings from SHACL results: rule, refs, severity and message from the node shape; the
     results of one rule about one focus node (and one value, where the value is a reference)
-    merge into one finding."""
+    merge into one finding. A message template may use SHACL-SPARQL placeholders ({?control})
+    besides {focus} and {value}: the finding names every value the merged results gave them, in
+    natural order (obligation-partially-covered lists each control that gives only partial
+    cover). The compiled validator hands the values over as the result's bindings; pySHACL's
+    are read back from the message it filled in."""
 
     def label(node: Node | None) -> str:  # register id, a CURIE for catalogue entries, else the text
         if node is None:
@@ -185,15 +209,28 @@ def findings_from_results(results: Iterable[ValidationResult], shapes: rdflib.Gr
         message = template.replace("{focus}", focus).replace("{value}", value_text)
         key = (meta.rule, str(result.focus), value_text if meta.value_is_ref else "")
         slot = merged.setdefault(key, {"severity": severity, "refs": set(), "messages": [],
-                                       "focus": focus, "focus_iri": str(result.focus)})
+                                       "focus": focus, "focus_iri": str(result.focus), "values": {}})
         slot["refs"] |= refs
+        if _PLACEHOLDER.search(template):  # collect the placeholders' values; rendered once below
+            bound = {name: label(node) for name, node in result.bindings}
+            found = bound or _placeholder_values(template, result.messages)
+            values = slot["values"].setdefault(message, {})
+            for name in _PLACEHOLDER.findall(template):
+                values.setdefault(name, set()).add(found.get(name, "?"))
         if message not in slot["messages"]:
             slot["messages"].append(message)
         if SEVERITY_RANK[severity] < SEVERITY_RANK[slot["severity"]]:
             slot["severity"] = severity
+    def render(slot: dict) -> str:
+        out = []
+        for message in slot["messages"]:
+            values = slot["values"].get(message, {})
+            out.append(_PLACEHOLDER.sub(lambda m: ", ".join(sorted(values.get(m.group(1), {"?"}), key=_natural)),
+                                        message))
+        return "; ".join(sorted(out))
+
     findings = [
-        Finding(rule, s["severity"], s["focus"], s["focus_iri"], tuple(sorted(s["refs"], key=_natural)),
-                "; ".join(sorted(s["messages"])))
+        Finding(rule, s["severity"], s["focus"], s["focus_iri"], tuple(sorted(s["refs"], key=_natural)), render(s))
         for (rule, _, _), s in merged.items()
     ]
     return sorted(findings, key=Finding.sort_key)
@@ -249,12 +286,38 @@ SELECT ?kind ?group ?notation ?title ?requirement ?part WHERE {
 }"""
 
 
+# Annex A controls that are not met whatever the findings say: neither effective (applicable,
+# implemented, evidence valid at as-of) nor excluded with a justification (planned, partial,
+# not-implemented, unevidenced, without status, or with no SoA row at all).
+CONTROLS_NOT_MET_QUERY = """
+SELECT ?control WHERE {
+  ?control a aims:AnnexAControl .
+  FILTER NOT EXISTS { ?entry aims:forControl ?control ; a aims:EffectiveSoAEntry }
+  FILTER NOT EXISTS { ?entry aims:forControl ?control ; aims:applicable false ; aims:justification ?why }
+}"""
+
+OPEN_SEVERITIES = ("violation", "warning")
+
+
+def blamed_requirements(findings: list[Finding], severities: tuple[str, ...] = OPEN_SEVERITIES) -> set[str]:
+    """Every catalogue entry the findings of these severities name, by their refs or focus."""
+    return {ref for f in findings if f.severity in severities for ref in (*f.refs, f.focus)}
+
+
+def controls_not_met(store: Store) -> set[str]:
+    return {to_curie(str(r["control"])) for r in store.query(CONTROLS_NOT_MET_QUERY).rows}
+
+
 def readiness(store: Store, findings: list[Finding]) -> dict:
-    """Per clause 4-10 and per Annex A objective: how many of its requirements have no open
-    violation. A violation is open against a requirement when its refs or its focus name the
-    requirement or a catalogue entry below it (6.1.3 counts against 6.1; a missing SoA row,
-    whose focus is the control, against that control)."""
-    blamed = {ref for f in findings if f.severity == "violation" for ref in (*f.refs, f.focus)}
+    """Per clause 4-10 and per Annex A objective: how many of its requirements are met
+    (conformity.md, second edition). A requirement is met only when nothing about it is open:
+    no violation or warning whose refs or focus name it or a catalogue entry below it (6.1.3
+    counts against 6.1; a missing SoA row, whose focus is the control, against that control). An
+    Annex A control is met only when it is effective or excluded with a justification: planned,
+    partial or unevidenced controls are open whatever the findings say (`not_effective` lists
+    them per objective)."""
+    blamed = blamed_requirements(findings)
+    not_met = controls_not_met(store)
     groups: dict[tuple[str, str], dict] = {}
     parts: dict[tuple[str, str, str], set[str]] = {}
     for row in store.query(READINESS_QUERY).rows:
@@ -264,10 +327,14 @@ def readiness(store: Store, findings: list[Finding]) -> dict:
     summary: dict[str, list] = {"clauses": [], "annex_a": []}
     for (kind, group), meta in sorted(groups.items(), key=lambda kv: (kv[0][0], _natural(kv[0][1]))):
         requirements = sorted((req for (k, g, req) in parts if (k, g) == (kind, group)), key=_natural)
-        open_ = [req for req in requirements if parts[(kind, group, req)] & blamed]
+        ineffective = [req for req in requirements if kind == "annex_a" and req in not_met]
+        open_ = [req for req in requirements if parts[(kind, group, req)] & blamed or req in ineffective]
         met = len(requirements) - len(open_)
-        summary[kind].append({"id": group, "title": meta["title"], "requirements": len(requirements), "met": met,
-                              "share": round(met / len(requirements), 3), "open": open_})
+        entry = {"id": group, "title": meta["title"], "requirements": len(requirements), "met": met,
+                 "share": round(met / len(requirements), 3), "open": open_}
+        if kind == "annex_a":
+            entry["not_effective"] = ineffective
+        summary[kind].append(entry)
     return summary
 
 

@@ -120,15 +120,26 @@ def test_annex_a_has_38_controls_in_9_objectives_with_official_titles():
     assert {to_curie(str(s)) for s in G.subjects(SKOS.broader, ISO42001["A.6"])} == {"iso42001:A.6.1", "iso42001:A.6.2"}
 
 
+ANNEX_C_OBJECTIVES = ["accountability", "ai-expertise", "availability-and-quality-of-training-and-test-data",
+                      "environmental-impact", "fairness", "maintainability", "privacy", "robustness", "safety",
+                      "security", "transparency-and-explainability"]
+ANNEX_C_SOURCES = ["complexity-of-environment", "lack-of-transparency-and-explainability", "level-of-automation",
+                   "machine-learning", "system-hardware", "system-life-cycle", "technology-readiness"]
+
+
 def test_annex_c_lists_the_register_values():
-    objectives = {n.removeprefix("C.2-") for n in notations(AIMS.AnnexCObjective)}
-    sources = {n.removeprefix("C.3-") for n in notations(AIMS.RiskSource)}
-    assert objectives == {"accountability", "ai-expertise", "availability-and-quality-of-training-and-test-data",
-                          "environmental-impact", "fairness", "maintainability", "privacy", "robustness",
-                          "safety", "security", "transparency-and-explainability"}
-    assert sources == {"complexity-of-environment", "lack-of-transparency-and-explainability",
-                       "level-of-automation", "machine-learning", "system-hardware", "system-life-cycle",
-                       "technology-readiness"}
+    """The IRIs keep the register's words (iso42001:C.2-robustness); the notation is the standard's
+    number (C.2.8), so a finding or report can cite it."""
+    objectives = {str(s).rsplit("/C.2-", 1)[1] for s in of_type(AIMS.AnnexCObjective)}
+    sources = {str(s).rsplit("/C.3-", 1)[1] for s in of_type(AIMS.RiskSource)}
+    assert objectives == set(ANNEX_C_OBJECTIVES)
+    assert sources == set(ANNEX_C_SOURCES)
+    for prefix, names in (("C.2", ANNEX_C_OBJECTIVES), ("C.3", ANNEX_C_SOURCES)):
+        for number, name in enumerate(names, 1):
+            entry = ISO42001[f"{prefix}-{name}"]
+            assert str(G.value(entry, SKOS.notation)) == f"{prefix}.{number}", entry
+            assert str(G.value(entry, DCTERMS.source)) == f"ISO/IEC 42001:2023, Annex C, {prefix}.{number}", entry
+    assert str(G.value(ISO42001["C.2-robustness"], SKOS.notation)) == "C.2.8"
     assert title(ISO42001["C.3-machine-learning"]) == "Risk sources related to machine learning"
     assert title(ISO42001["C.3-system-hardware"]) == "System hardware issues"
 
@@ -157,15 +168,21 @@ def test_annex_iii_has_8_areas_with_all_their_points():
 
 
 def test_prohibited_practices_roles_and_categories():
-    assert notations(AIMS.ProhibitedPractice) == set("abcdefgh")
-    for letter in "abcdefgh":
+    # (ba) and (bb) were inserted by Regulation (EU) 2026/1744 and exist only in the amended text
+    assert notations(AIMS.ProhibitedPractice) == {*"abcdefgh", "ba", "bb"}
+    for letter in [*"abcdefgh", "ba", "bb"]:
         assert G.value(EUAIA[f"art5-1{letter}"], SKOS.broader) == EUAIA.art5
+        assert G.value(EUAIA[f"art5-1{letter}"], AIMS.appliesFrom) == Literal(
+            "2026-12-02" if len(letter) == 2 else "2025-02-02", datatype=XSD.date)
+    assert set(G.subjects(AIMS.introducedBy, EUAIA["text-amended"])) == {EUAIA["art5-1ba"], EUAIA["art5-1bb"]}
     assert notations(AIMS.OperatorRole) == {"provider", "deployer", "importer", "distributor",
                                             "authorised-representative", "product-manufacturer"}
     assert notations(AIMS.RiskCategory) == {"prohibited", "high-risk", "limited-risk", "minimal-risk"}
 
 
-OBLIGATION_ARTICLES = [4, 5, 6, *range(9, 21), *range(22, 28), 43, 47, 48, 49, 50, 53, 55, 72, 73, 86]
+# Art 25 carries no obligation of its own: an operator Art 25(1) makes the provider gets the
+# provider's duties through that role (rule eu-art25-provider).
+OBLIGATION_ARTICLES = [4, 5, 6, *range(9, 21), 22, 23, 24, 26, 27, 43, 47, 48, 49, 50, 53, 55, 72, 73, 86]
 
 
 def article_of(obligation: URIRef) -> URIRef:
@@ -194,7 +211,7 @@ def test_deployer_and_provider_duties_for_high_risk_systems():
     # (or a claimed Art 6(3) derogation): both carry a condition.
     assert arts("deployer", False) == {"euaia:art4", "euaia:art26"}
     assert arts("provider", False) == {f"euaia:art{n}" for n in [4, *range(9, 22), 43, 47, 48, 72, 73]}
-    assert arts("deployer", True) >= {"euaia:art27", "euaia:art86"}
+    assert arts("deployer", True) >= {"euaia:art27", "euaia:art49-3", "euaia:art86"}
     assert arts("provider", True) >= {"euaia:art6", "euaia:art49"}
 
 
@@ -258,3 +275,12 @@ def test_every_catalogue_entry_has_notation_label_summary_parent_and_scheme():
         if not ok
     ]
     assert missing == []
+
+
+def test_summaries_are_our_own_words_not_the_standards():
+    """The review found A.3.3's and A.6.2.8's summaries too close to the standard's wording."""
+    a33 = str(G.value(ISO42001["A.3.3"], SKOS.definition))
+    a628 = str(G.value(ISO42001["A.6.2.8"], SKOS.definition))
+    assert "role with respect to" not in a33 and "throughout their life cycle" not in a33
+    assert "at minimum while" not in a628 and "should be switched on" not in a628
+    assert len(a33.split()) >= 15 and len(a628.split()) >= 15

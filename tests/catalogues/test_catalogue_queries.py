@@ -45,10 +45,10 @@ def test_controls_for_an_article_without_counterpart_is_empty(store):
 def test_obligations_binding_a_deployer_of_a_high_risk_system(store):
     assert rows(store, "obligations-for-role", ("obligation", "article", "condition"),
                 role="euaia:deployer", category="euaia:high-risk") == [
-        ("euaia:obl-art25-deployer", "euaia:art25", "aims:cond-becomes-provider"),
         ("euaia:obl-art26-deployer", "euaia:art26", ""),
         ("euaia:obl-art27-deployer", "euaia:art27", "aims:cond-fria-required"),
         ("euaia:obl-art4-deployer", "euaia:art4", ""),
+        ("euaia:obl-art49-3-deployer", "euaia:art49-3", "aims:cond-public-authority-annex-iii"),
         ("euaia:obl-art50-3-deployer", "euaia:art50-3", "aims:cond-emotion-or-biometric-categorisation"),
         ("euaia:obl-art50-4-deployer", "euaia:art50-4", "aims:cond-deep-fake-or-public-text"),
         ("euaia:obl-art86-deployer", "euaia:art86", "aims:cond-annex-iii-high-risk-except-point-2"),

@@ -23,7 +23,7 @@ def types(node) -> set:
 
 
 def test_every_row_points_at_existing_entries_and_is_justified():
-    assert len(MAPPINGS) == 261  # 259 + Art 21 (7.4, A.8.5)
+    assert len(MAPPINGS) == 271  # 259 + Art 21 (7.4, A.8.5) + 10 rows of NIST's own crosswalk (GOVERN 1.1, 2.1, MAP 2.1)
     bad = []
     for m in MAPPINGS:
         sources, targets = list(G.objects(m, AIMS.mappingSource)), list(G.objects(m, AIMS.mappingTarget))
@@ -44,9 +44,29 @@ def test_every_row_points_at_existing_entries_and_is_justified():
 def test_rows_split_between_eu_ai_act_and_nist():
     sides = Counter("euaia" if to_curie(str(G.value(m, AIMS.mappingTarget))).startswith("euaia:") else "nistairmf"
                     for m in MAPPINGS)
-    assert sides == {"euaia": 119, "nistairmf": 142}
+    assert sides == {"euaia": 119, "nistairmf": 152}
     assert Counter(to_curie(str(G.value(m, AIMS.relationship))) for m in MAPPINGS) == {
-        "aims:intersectsWith": 258, "aims:supersetOf": 2, "aims:subsetOf": 1}
+        "aims:intersectsWith": 268, "aims:supersetOf": 2, "aims:subsetOf": 1}
+    # no row to the Act discharges an obligation by itself: its cover is partial (conformity.md, 2nd ed.)
+    assert {G.value(m, AIMS.relationship) for m in MAPPINGS
+            if to_curie(str(G.value(m, AIMS.mappingTarget))).startswith("euaia:")} == {AIMS.intersectsWith}
+    # rows to a whole article whose paragraphs bind different roles say whose duties they speak to
+    assert {to_curie(str(m)): to_curie(str(G.value(m, AIMS.forRole))) for m in G.subjects(AIMS.forRole, None)} == {
+        "aimsmap:A.6.2.2--art50": "euaia:provider", "aimsmap:A.8.2--art50": "euaia:provider",
+        "aimsmap:A.8.5--art50": "euaia:provider"}
+
+
+def test_rows_from_nists_own_crosswalk():
+    """NIST's AI RMF to ISO/IEC 42001 crosswalk lists these; the review found them missing."""
+    def iso_for(subcategory):
+        return {to_curie(str(G.value(m, AIMS.mappingSource))) for m in G.subjects(AIMS.mappingTarget, subcategory)}
+
+    from aimsgraph.namespaces import NISTAIRMF
+    assert {"iso42001:6.2", "iso42001:A.2.2", "iso42001:A.2.4", "iso42001:4.1"} <= iso_for(NISTAIRMF["GOVERN-1.1"])
+    assert {"iso42001:7.1", "iso42001:7.2", "iso42001:7.3", "iso42001:5.3", "iso42001:7.4", "iso42001:A.3.2"} <= \
+        iso_for(NISTAIRMF["GOVERN-2.1"])
+    assert {"iso42001:A.4.2", "iso42001:A.4.3", "iso42001:A.4.4", "iso42001:A.4.5", "iso42001:A.4.6",
+            "iso42001:A.6.2.3"} <= iso_for(NISTAIRMF["MAP-2.1"])
 
 
 # The obligation articles conformity.md lists (Art 50 through its paragraphs 50(1)-50(4)).

@@ -12,7 +12,7 @@ import aimsgraph.docs
 from aimsgraph.cli import app
 from aimsgraph.docs import MetadataProblem
 
-PAGES = ["crosswalk.html", "euaia-annex-iii.html", "euaia-articles.html", "euaia-obligations.html",
+PAGES = ["crosswalk.html", "euaia-annex-i.html", "euaia-annex-iii.html", "euaia-articles.html", "euaia-obligations.html",
          "euaia-prohibited-practices.html", "euaia-risk-categories.html", "euaia-roles.html", "index.html",
          "iso42001-annex-a.html", "iso42001-annex-c.html", "iso42001-clauses.html", "nistairmf-core.html",
          "ontology.html"]
@@ -36,7 +36,7 @@ def docs_run(tmp_path_factory):
 def test_docs_writes_every_page_offline(docs_run):
     result, out = docs_run
     assert result.exit_code == 0, result.output
-    assert result.stdout == f"wrote 13 pages to {out}\n"
+    assert result.stdout == f"wrote 14 pages to {out}\n"  # Annex I (Art 6(1), Art 2(2)) has its own page
     assert sorted(p.name for p in out.iterdir()) == PAGES
 
 
@@ -57,7 +57,8 @@ def test_catalogue_pages_have_one_row_per_entry(docs_run):
     assert row_count("iso42001-annex-a.html") == 38 + 9 + 2  # controls, objectives, A.6.1/A.6.2
     assert row_count("iso42001-clauses.html") == 43
     assert row_count("nistairmf-core.html") == 4 + 19 + 72
-    assert row_count("crosswalk.html") == 261 + 3  # rows plus the three articles without counterpart
+    assert row_count("euaia-annex-i.html") == 2 + 21  # Sections A and B, points 1-20 and the amended point 21
+    assert row_count("crosswalk.html") == 271 + 4  # rows plus the articles without counterpart (Art 47, 48, 49, 49(3))
     assert "<code>iso42001:A.7</code>" in (out / "iso42001-annex-a.html").read_text(encoding="utf-8")
 
 

@@ -21,6 +21,10 @@ PATH is a dotted path into the register; a list item is chosen by `[N]` (index) 
 `risks[id=NW-R-1].treatment.option`, `controls[id=A.10.4]`, `training[0].date`. Dots inside
 brackets belong to the selector.
 
+`ai_act_text` (optional) names the text of the EU AI Act the case is judged under: `original`
+(Regulation (EU) 2024/1689 as adopted), `amended` (as amended by Regulation (EU) 2026/1744) or
+`auto` (default: the text in force at the case's as-of date, amended from 2026-07-27).
+
 `rdf_extra` (optional) is Turtle appended to the RDF converted from the patched register
 (`aimsgraph.load.read_input`); the result is written as .ttl and analysed instead of the YAML.
 Prefixes aims:, iso42001:, euaia:, rdfs:, xsd: ... are declared, and `data:` is the base of the
@@ -55,11 +59,11 @@ SPEC_RULE_IDS = [
     "owner-unknown", "objectives-missing", "risk-assessment-missing", "risk-untreated",
     "risk-acceptance-unapproved", "residual-above-appetite", "impact-assessment-missing",
     "impact-assessment-overdue", "impact-assessment-incomplete", "soa-incomplete",
-    "soa-exclusion-unjustified", "treatment-uses-excluded-control", "control-unevidenced",
+    "soa-exclusion-unjustified", "treatment-uses-excluded-control", "treatment-not-implemented", "control-unevidenced",
     "evidence-expired", "internal-audit-missing", "management-review-missing",
     "corrective-action-missing", "corrective-action-overdue", "competence-missing",
     "prohibited-practice", "derogation-invalid", "obligation-uncovered", "fria-missing",
-    "serious-incident-unreported",
+    "serious-incident-unreported", "obligation-partially-covered", "derogation-without-annex-iii",
 ]
 DEFAULT_AS_OF = date(2026, 1, 31)
 DATA_PREFIX = f"{DATA_BASE}northwind/"
@@ -209,7 +213,7 @@ def _analyse_case(case: dict, tmp_path: Path) -> Analysis:
         graph.serialize(destination=str(path), format="turtle")
     as_of = case.get("as_of", DEFAULT_AS_OF)
     as_of = as_of if isinstance(as_of, date) else date.fromisoformat(str(as_of))
-    return analyse(path, as_of)
+    return analyse(path, as_of, ai_act_text=case.get("ai_act_text", "auto"))
 
 
 def analysed_rows(case: dict, tmp_path: Path) -> list[tuple]:
@@ -258,10 +262,12 @@ def test_base_register_has_every_annex_a_row() -> None:
     assert catalogue <= rows
 
 
-def test_spec_lists_28_rules() -> None:
+def test_spec_lists_31_rules() -> None:
+    """The second edition adds treatment-not-implemented, obligation-partially-covered and
+    derogation-without-annex-iii."""
     ids = spec_rule_ids()
-    assert ids == SPEC_RULE_IDS
-    assert ids[0] == "scope-missing" and ids[-1] == "serious-incident-unreported"
+    assert ids == SPEC_RULE_IDS and len(ids) == 31
+    assert ids[0] == "scope-missing" and ids[-1] == "derogation-without-annex-iii"
 
 
 def test_manifest_is_well_formed() -> None:
@@ -269,7 +275,8 @@ def test_manifest_is_well_formed() -> None:
     assert len(names) == len(set(names)), "case names must be unique"
     rules = set(spec_rule_ids())
     for case in CASES:
-        assert set(case) <= {"name", "rule", "as_of", "patch", "expect", "rdf_extra", "xfail", "note"}, case["name"]
+        assert set(case) <= {"name", "rule", "as_of", "ai_act_text", "patch", "expect", "rdf_extra", "xfail",
+                             "note"}, case["name"]
         assert case["rule"] in rules, case["name"]
         assert isinstance(case["expect"], list), case["name"]
         for e in case["expect"]:

@@ -4,10 +4,11 @@ Each rule has a folder tests/rules/<rule-id>/ with
   fires.yaml    a register on which the rule fires,
   expected.ttl  the EXACT triples that rule derives on it (first derivations: a triple an earlier
                 rule already derived is that rule's: ReasoningReport.derived_by with reason(record=True)),
-  holds.yaml    a register on which it derives nothing.
-Registers are reasoned (OWL 2 RL closure, then all rules to a fixpoint) at AS_OF with the default
-windows, on the embedded store (pyoxigraph) and the reference store (rdflib): the rules are plain
-SPARQL and must derive the same triples on both.
+  holds.yaml    a register on which it derives nothing,
+  run.yaml      (optional) the run's parameters for both registers: as_of, ai_act_text.
+Registers are reasoned (OWL 2 RL closure, then all rules to a fixpoint) at AS_OF (or run.yaml's)
+with the default windows, on the embedded store (pyoxigraph) and the reference store (rdflib):
+the rules are plain SPARQL and must derive the same triples on both.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import rdflib
+import yaml
 from rdflib import Literal
 from rdflib.namespace import XSD
 
@@ -39,12 +41,21 @@ def _norm(triple):
     return (s, p, o)
 
 
+def run_parameters(folder: Path) -> Parameters:
+    """The folder's run.yaml (as_of, ai_act_text), else AS_OF with the default text (auto)."""
+    path = folder / "run.yaml"
+    options = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
+    as_of = options.get("as_of", AS_OF)
+    return Parameters(as_of if isinstance(as_of, date) else date.fromisoformat(str(as_of)),
+                      ai_act_text=options.get("ai_act_text", "auto"))
+
+
 @cache
 def derived_by_rule(register: Path, store_engine: str) -> dict[str, frozenset]:
-    """rule id -> the triples it derived (first) on `register`."""
+    """rule id -> the triples it derived (first) on `register`, with its folder's run parameters."""
     store = open_store(store_engine)
     load_input(store, register)
-    report = reason(store, Parameters(AS_OF), record=True)
+    report = reason(store, run_parameters(register.parent), record=True)
     out: dict[str, set] = {}
     for triple, rule_id in report.derived_by.items():
         out.setdefault(rule_id, set()).add(_norm(triple))
@@ -71,6 +82,8 @@ def test_every_rule_has_a_folder_and_every_folder_a_rule():
     assert folders == set(RULE_IDS)
     for rule_id in RULE_IDS:
         assert {p.name for p in (HERE / rule_id).iterdir()} >= {"fires.yaml", "expected.ttl", "holds.yaml"}, rule_id
+        assert {p.name for p in (HERE / rule_id).iterdir()} <= {"fires.yaml", "expected.ttl", "holds.yaml",
+                                                                 "run.yaml"}, rule_id
 
 
 @pytest.mark.parametrize("store_engine", STORES)
