@@ -294,7 +294,6 @@ _IRI = _iri_fast if _iri_fast_path_holds() else URIRef
 
 
 _XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
-_RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
 
 
 class _Converted(dict):
@@ -325,11 +324,11 @@ def from_ox_term(term) -> Node:
     kind = type(term)
     if kind is ox.NamedNode:
         return _IRI(term.value)
-    if kind is ox.Literal:  # the datatype first: a language-tagged string has rdf:langString
+    if kind is ox.Literal:  # the datatype first: most literals are plain strings
         dt = term.datatype.value
         if dt == _XSD_STRING:
             return _PLAIN_LITERAL(term.value)
-        if dt == _RDF_LANG_STRING:
+        if term.language:  # rdf:langString (or a directional one: rdflib keeps the language)
             return Literal(term.value, lang=term.language)
         return Literal(term.value, datatype=URIRef(dt))
     if kind is ox.BlankNode:
