@@ -10,7 +10,7 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
-from rdflib import Literal, URIRef
+from rdflib import BNode, Literal, URIRef
 from rdflib.namespace import XSD
 from rdflib.term import Node
 
@@ -18,9 +18,9 @@ from .errors import AimsGraphError, QueryError, unknown_name
 from .limits import shorten
 from .resources import data_files
 from .namespaces import expand_curie, to_curie
-from .store import QueryResult, Store
+from .store import QueryResult, Store, collector_paused
 
-_FIELD = re.compile(r"^#\s*(question|parameters|columns|reads|param\s+\w+)\s*:\s*(.*?)\s*$", re.MULTILINE)
+_FIELD = re.compile(r"^#\s*(question|parameters|columns|reads|order|param\s+\w+)\s*:\s*(.*?)\s*$", re.MULTILINE)
 READS = ("catalogues", "register", "organisations")
 
 
@@ -33,6 +33,7 @@ class NamedQuery:
     columns: str
     text: str
     reads: str = "register"  # "catalogues": the shipped catalogues alone; "organisations": every one in a store
+    order: tuple[str, ...] = ()  # from `# order: ?a ?b`: run_named sorts the rows by these columns
 
     @property
     def needs_register(self) -> bool:
@@ -58,7 +59,8 @@ def parse_query_file(path: Path) -> NamedQuery:
     if reads not in READS:
         raise AimsGraphError(f"query file {path.name}: '# reads:' must start with {' or '.join(READS)}")
     name = re.sub(r"^\d+_", "", path.stem)
-    return NamedQuery(name, path.name, meta["question"], params, meta["columns"], text, reads)
+    order = tuple(re.findall(r"\?(\w+)", meta.get("order", "")))
+    return NamedQuery(name, path.name, meta["question"], params, meta["columns"], text, reads, order)
 
 
 @lru_cache(maxsize=1)
@@ -127,7 +129,44 @@ def named_query(name: str) -> NamedQuery:
 
 def run_named(store: Store, name: str, params: dict[str, str] | None = None) -> QueryResult:
     q = named_query(name)
-    return store.query(q.text, q.bindings(params or {}))
+    result = store.query(q.text, q.bindings(params or {}))
+    if q.order and result.kind == "select":
+        order = q.order
+
+        def key(row: dict) -> tuple:  # one flat tuple: a third faster to build and compare than nested ones
+            parts: list = []
+            for column in order:
+                parts.extend(_order_key(row.get(column)))
+            return tuple(parts)
+
+        with collector_paused():  # a key per row
+            result.rows.sort(key=key)
+    return result
+
+
+_text = str.__str__  # the plain str of a URIRef or Literal, without rdflib's Python-level methods
+
+
+def _order_key(term: Node | None) -> tuple:
+    """Where `term` goes in SPARQL's ORDER BY ascending (three parts whatever the term, so the keys
+    of several columns concatenate), for the terms an `# order:` column holds:
+    unbound first, then blank nodes, IRIs, literals; IRIs and plain literals by code point (as
+    pyoxigraph compares their UTF-8). Another literal sorts by datatype and lexical form, which
+    is deterministic but not SPARQL's order by value: a query sorting numbers or dates keeps its
+    ORDER BY."""
+    if term is None:
+        return (0, "", "")
+    kind = term.__class__
+    if kind is URIRef:
+        return (2, "", _text(term))
+    if kind is Literal:
+        datatype = term.datatype
+        if (datatype is None or datatype == XSD.string) and not term.language:
+            return (3, "", _text(term))
+        return (4, str(datatype or "@" + term.language), _text(term))
+    if kind is BNode:
+        return (1, "", _text(term))
+    return _order_key(URIRef(term)) if isinstance(term, URIRef) else (4, "", str(term))
 
 
 def rows_as_text(result: QueryResult) -> list[dict[str, str]]:
