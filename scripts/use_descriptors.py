@@ -212,7 +212,7 @@ CONDITIONS = [
     ("art5-1g", "art5-1g", "Art 5(1)(g)", "Biometric categorisation inferring race, politics, union membership, beliefs, sex life or orientation.",
      {"purpose": ("inferring-special-categories",), "capability": ("biometric-categorisation",)}),
     ("art5-1h", "art5-1h", "Art 5(1)(h)", "Real-time remote biometric identification in public spaces for law enforcement (its exceptions are not modelled).",
-     {"domain": ("law-enforcement",), "capability": ("real-time-remote-biometric-identification",), "context": ("publicly-accessible-space",)}),
+     {"domain": ("law-enforcement",), "purpose": ("remote-identification",), "capability": ("real-time-remote-biometric-identification",), "context": ("publicly-accessible-space",)}),
     ("art5-1ba", "art5-1ba", "Art 5(1)(ba), inserted by Regulation (EU) 2026/1744", "Non-consensual intimate imagery of identifiable people.",
      {"purpose": ("intimate-imagery-generation",), "capability": ("image-video-audio-generation",)}),
     ("art5-1bb", "art5-1bb", "Art 5(1)(bb), inserted by Regulation (EU) 2026/1744", "Child sexual abuse material.",
