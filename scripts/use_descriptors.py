@@ -19,12 +19,14 @@ sys.path.insert(0, str(ROOT / "src"))
 from aimsgraph.schema import (USE_CAPABILITIES, USE_CONTEXTS, USE_DOMAINS,  # noqa: E402
                               USE_PURPOSES, USE_SUBJECTS)
 
+SCHEMES = {"domain": "domains", "purpose": "purposes", "capability": "capabilities", "subject": "subjects",
+           "context": "contexts"}
 DIMENSIONS = {  # dimension -> (register key, scheme label, AIRO property it maps from)
     "domain": ("domain", "domains", "airo:isAppliedWithinDomain"),
     "purpose": ("purpose", "purposes", "airo:hasPurpose"),
     "capability": ("capabilities", "AI capabilities", "airo:hasCapability"),
     "subject": ("subjects", "AI subjects", "airo:hasAISubject"),
-    "context": ("context", "deployment contexts", "airo:isDeployedBy, airo:isLocatedIn"),
+    "context": ("context", "deployment contexts", "airo:isDeployedBy"),
 }
 
 # value -> (summary, exact VAIR match or None, narrower VAIR terms)
@@ -138,7 +140,8 @@ TERMS: dict[str, dict[str, tuple[str, str | None, tuple[str, ...]]]] = {
 }
 
 LE = ("law-enforcement-authority", "eu-institution")
-MIG = ("public-authority", "eu-institution")
+# A law enforcement or judicial authority is a public authority too (Art 3(45)).
+MIG = ("public-authority", "law-enforcement-authority", "eu-institution")
 ESSENTIAL = ("public-services", "private-services")
 # (condition id, target, source, summary, {dimension: values}); the target is an Annex III point
 # (annex3-…) or an Art 5(1) practice (art5-1…). Several conditions for one target are alternatives.
@@ -164,7 +167,7 @@ CONDITIONS = [
     ("annex3-4b", "annex3-4b", "Annex III, point 4(b)", "Decisions on work relationships, task allocation, monitoring workers.",
      {"domain": ("employment",), "purpose": ("work-relationship-decisions", "worker-monitoring")}),
     ("annex3-5a", "annex3-5a", "Annex III, point 5(a)", "Public assistance benefits and services, by or for a public authority.",
-     {"domain": ("public-services",), "purpose": ("public-assistance-eligibility",), "context": ("public-authority",)}),
+     {"domain": ("public-services",), "purpose": ("public-assistance-eligibility",), "context": ("public-authority", "law-enforcement-authority", "judicial-authority")}),
     ("annex3-5b", "annex3-5b", "Annex III, point 5(b)", "Creditworthiness or credit score of natural persons (not fraud detection).",
      {"domain": ESSENTIAL, "purpose": ("creditworthiness",)}),
     ("annex3-5c", "annex3-5c", "Annex III, point 5(c)", "Life and health insurance risk and pricing.",
@@ -247,7 +250,7 @@ def turtle() -> str:
 @prefix dcterms: <http://purl.org/dc/terms/> .
 """]
     for dim, (key, label, airo) in DIMENSIONS.items():
-        out.append(f"""aimsuse:{dim}s a skos:ConceptScheme ;
+        out.append(f"""aimsuse:{SCHEMES[dim]} a skos:ConceptScheme ;
     rdfs:label {q("Use descriptors: " + label)} ;
     skos:definition {q(f"The values of the register key uses[].{key}; AIRO data gives them through {airo}.")} ;
     dcterms:source "aimsgraph register format; VAIR (https://w3id.org/vair)" .
@@ -257,8 +260,8 @@ def turtle() -> str:
                      f'    skos:notation "{value}" ;',
                      f"    rdfs:label {q(value.replace('-', ' '))} ;",
                      f"    skos:definition {q(summary)} ;",
-                     f"    skos:inScheme aimsuse:{dim}s ;",
-                     f"    skos:topConceptOf aimsuse:{dim}s ;"]
+                     f"    skos:inScheme aimsuse:{SCHEMES[dim]} ;",
+                     f"    skos:topConceptOf aimsuse:{SCHEMES[dim]} ;"]
             if exact:
                 lines.append(f"    skos:exactMatch vair:{exact} ;")
             if narrower:
