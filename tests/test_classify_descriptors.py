@@ -239,3 +239,40 @@ def test_rdflib_store_derives_the_same(tmp_path_factory, result):
     _s, systems, candidates = result
     _s2, systems2, candidates2 = analysed(str(tmp_path_factory.mktemp("descriptors-rdflib")), "rdflib")
     assert systems2 == systems and candidates2 == candidates
+
+
+def test_bad_descriptors_are_bad_input_naming_file_entry_key_and_closest(tmp_path):
+    from aimsgraph.errors import RegisterError
+    from aimsgraph.load import read_register
+
+    doc = {"format": "aimsgraph-register/1", "organization": {"id": "acme", "name": "ACME"},
+           "ai_systems": [{"id": "hiring", "name": "CV screening", "eu_ai_act": {"roles": ["provider"]}, "uses": [
+               {"domain": "employment", "purpose": "recruitment-selection"},
+               {"domain": "employmnt", "purpose": "recruitment", "capabilities": ["profilng"], "colour": "red"},
+               {"domain": "education"},
+               "scheduling"]}]}
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    with pytest.raises(RegisterError) as err:
+        read_register(path)
+    got = {(p.file, p.entry, p.key): p.message for p in err.value.problems}
+    assert set(got) == {("bad.yaml", "hiring", k) for k in (
+        "uses[2].colour", "uses[2].domain", "uses[2].purpose", "uses[2].capabilities", "uses[3].purpose", "uses[4]")}
+    assert got[("bad.yaml", "hiring", "uses[2].domain")].endswith("(closest: 'employment')")
+    assert got[("bad.yaml", "hiring", "uses[2].purpose")] == (
+        "'recruitment' is not allowed (closest: 'recruitment-selection'); use one of the 46 values listed in "
+        "docs/register.md")
+    assert got[("bad.yaml", "hiring", "uses[2].capabilities")].endswith("(closest: 'profiling')")
+    assert got[("bad.yaml", "hiring", "uses[3].purpose")] == "is required"
+
+
+def test_csv_columns_describe_one_use(tmp_path):
+    (tmp_path / "organization.csv").write_text("id,name\nacme,ACME\n", encoding="utf-8")
+    (tmp_path / "ai_systems.csv").write_text(
+        "id,name,eu_ai_act.roles,uses.domain,uses.purpose,uses.capabilities\n"
+        "hiring,CV screening,provider,employment,recruitment-selection,profiling;prediction\n", encoding="utf-8")
+    store = open_store("oxigraph")
+    load_input(store, tmp_path)
+    reason(store, Parameters(AS_OF))
+    [entry] = classify(store)["systems"]
+    assert (entry["category"], entry["basis"]) == ("high-risk", ["euaia:art6", "euaia:annex3-4a"])
