@@ -276,3 +276,22 @@ def test_csv_columns_describe_one_use(tmp_path):
     reason(store, Parameters(AS_OF))
     [entry] = classify(store)["systems"]
     assert (entry["category"], entry["basis"]) == ("high-risk", ["euaia:art6", "euaia:annex3-4a"])
+
+
+def test_catalogue_and_table_are_what_the_generator_writes():
+    """ontology/catalogues/use-descriptors.ttl and the table of docs/classification.md come from
+    scripts/use_descriptors.py, whose lists must be schema.py's closed lists."""
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("use_descriptors", root / "scripts" / "use_descriptors.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert (root / "ontology" / "catalogues" / "use-descriptors.ttl").read_text(encoding="utf-8") == module.turtle()
+    assert module.markdown() in (root / "docs" / "classification.md").read_text(encoding="utf-8")
+    targets = {target for _cid, target, *_rest in module.CONDITIONS}
+    assert targets == set(TABLE)  # every Annex III point and Art 5(1) point has a condition and a fixture
+    from aimsgraph.schema import ANNEX_III_POINTS, PROHIBITED_PRACTICES
+
+    assert set(TABLE) == {f"annex3-{p}" for p in ANNEX_III_POINTS} | {f"art5-1{p}" for p in PROHIBITED_PRACTICES}
