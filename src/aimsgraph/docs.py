@@ -20,6 +20,7 @@ import rdflib
 from .load import catalogue_files, load_packaged, ontology_files
 from .resources import data_files
 from .namespaces import SH, to_curie
+from .schema import USE_BASE
 from .store import Store, open_store
 
 
@@ -136,6 +137,8 @@ def _page(title: str, intro: str, headers: list[str], rows: list[str]) -> str:
 
 
 def _slug(iri: str) -> str:
+    if iri.startswith(USE_BASE):  # the use-descriptor schemes: use-domains, use-purposes, ...
+        return "use-" + iri[len(USE_BASE):].replace("/", "-")
     return to_curie(iri).replace(":", "-").replace("/", "-")
 
 

@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from difflib import get_close_matches
 from functools import lru_cache
 from json.encoder import encode_basestring
 from pathlib import Path
@@ -392,7 +393,13 @@ class _Checker:
         if kind == "enum":
             text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else None
             if text not in spec.values:
-                return self.problem(file, entry, key, f"{self.show(value)} is not allowed; use one of: {', '.join(spec.values)}")
+                close = get_close_matches(text, spec.values, n=1) if text else []
+                hint = f" (closest: '{close[0]}')" if close else ""
+                if len(spec.values) > 20:  # a long closed list: the closest value, and where the list is
+                    return self.problem(file, entry, key, f"{self.show(value)} is not allowed{hint}; use one of "
+                                        f"the {len(spec.values)} values listed in docs/register.md")
+                return self.problem(file, entry, key, f"{self.show(value)} is not allowed; use one of: "
+                                    f"{', '.join(spec.values)}{hint}")
             return text
         raise AssertionError(kind)
 
@@ -411,6 +418,18 @@ class _Checker:
             if not isinstance(value, dict):
                 return self.problem(file, entry, key, f"must be a mapping of keys, got {self.show(value)}")
             return self.mapping(spec.keys, value, file, entry, key + ".")
+        if kind == "map-list":
+            if self.from_text and isinstance(value, dict):  # CSV: `uses.domain`... columns give one item
+                value = [value]
+            if not isinstance(value, list):
+                return self.problem(file, entry, key, f"must be a list of mappings, got {self.show(value)}")
+            out = []
+            for i, item in enumerate(value, start=1):
+                if not isinstance(item, dict):
+                    self.problem(file, entry, f"{key}[{i}]", f"must be a mapping of keys, got {self.show(item)}")
+                    continue
+                out.append(self.mapping(spec.keys, item, file, entry, f"{key}[{i}]."))
+            return out
         if kind in ("text-list", "enum-list", "ref-list", "curie-list"):
             items = self._list(value, where)
             if items is None:
@@ -771,6 +790,13 @@ def register_data(entries: list[Entry]) -> Data:
                 add(f"{subject} {iri(str(spec.prop))} {sub} .\n")
                 add(f"{sub} {a} {iri(str(spec.cls))} .\n")
                 emit(sub, spec.keys, v)
+                continue
+            if kind == "map-list":
+                for i, item in enumerate(v, start=1):
+                    sub = f"{subject[:-1]}{spec.suffix}{i}>"
+                    add(f"{subject} {iri(str(spec.prop))} {sub} .\n")
+                    add(f"{sub} {a} {iri(str(spec.cls))} .\n")
+                    emit(sub, spec.keys, item)
                 continue
             prop = props.get(id(spec))
             if prop is None:

@@ -41,6 +41,41 @@ ANNEX_III_POINTS = ("1a", "1b", "1c", "2", "3a", "3b", "3c", "3d", "4a", "4b", "
 BECOMES_PROVIDER = {"name-or-trademark": "art25-1a", "substantial-modification": "art25-1b",
                     "intended-purpose-change": "art25-1c"}
 PROHIBITED_PRACTICES = (*"abcdefgh", "ba", "bb")
+
+# What a system does (`ai_systems[].uses`): closed lists of descriptors, each value a concept of
+# ontology/catalogues/use-descriptors.ttl (IRI USE_BASE + "<dimension>-<value>", aligned to VAIR
+# where VAIR has a term). The EU AI Act classification is derived from them by conditions that are
+# data in that catalogue (docs/classification.md).
+USE_BASE = "https://w3id.org/aimsgraph/use/"
+USE_DOMAINS = ("biometrics", "critical-infrastructure", "education", "employment", "public-services",
+               "private-services", "health", "law-enforcement", "migration-asylum-border", "justice",
+               "democratic-processes", "marketing", "media", "general")
+USE_PURPOSES = (
+    # Annex III and Art 5(1)
+    "remote-identification", "categorising-by-protected-attributes", "inferring-special-categories",
+    "recognising-emotions", "safety-component", "education-access-admission", "evaluating-learning-outcomes",
+    "assessing-education-level", "monitoring-test-behaviour", "recruitment-selection",
+    "work-relationship-decisions", "worker-monitoring", "public-assistance-eligibility", "creditworthiness",
+    "life-health-insurance-pricing", "emergency-response", "victim-risk-assessment", "detecting-lies",
+    "evidence-reliability", "offending-risk-assessment", "crime-detection-investigation", "crime-prediction",
+    "migration-risk-assessment", "migration-application-examination", "person-identification",
+    "legal-research-application", "influencing-elections", "behaviour-distortion", "social-scoring",
+    "facial-database-building", "intimate-imagery-generation", "child-sexual-abuse-material",
+    # carve-outs the Act names, and ordinary purposes
+    "identity-verification", "travel-document-verification", "fraud-detection", "campaign-logistics",
+    "medical-or-safety", "other-insurance-pricing", "scheduling", "customer-support", "recommendation",
+    "content-generation", "forecasting", "translation", "document-processing", "quality-control")
+USE_CAPABILITIES = ("biometric-identification", "real-time-remote-biometric-identification",
+                    "biometric-categorisation", "sensitive-attribute-inference", "emotion-recognition",
+                    "face-recognition", "lie-detection", "profiling", "subliminal-techniques",
+                    "vulnerability-exploitation", "web-scraping", "image-video-audio-generation",
+                    "natural-language-generation", "recommender", "prediction")
+USE_SUBJECTS = ("natural-persons", "children", "vulnerable-persons", "persons-with-disabilities", "students",
+                "job-applicants", "employees", "public-service-applicants", "migrants", "voters", "groups",
+                "customers")
+USE_CONTEXTS = ("public-authority", "law-enforcement-authority", "judicial-authority", "eu-institution",
+                "educational-institution", "workplace", "publicly-accessible-space", "emergency-service",
+                "private-company")
 TOP_MANAGEMENT = "top-management"
 AI_POLICY_KIND = "ai-policy"
 
@@ -50,6 +85,7 @@ class Key:
     """One key of an entry.
 
     kind: str | text-list | int | bool | date | enum | enum-list | ref | ref-list | curie-list | map
+          | map-list (a list of mappings, each a node `<subject><suffix><n>`, n counting from 1)
           | annex-i (text; a point or act number of Annex I also links the catalogue entry)
     prop: the RDF property the value becomes (None: handled by the builder itself)
     values: closed value list (enum kinds); iri: namespace the enum value is appended to
@@ -81,6 +117,21 @@ def _d(prop=None, required=False):
 
 def _b(prop=None, default=None):
     return Key("bool", prop, default=default)
+
+
+def _use(dimension: str, values: tuple[str, ...], prop, many: bool, required: bool = False):
+    return Key("enum-list" if many else "enum", prop, required, values=values, iri=f"{USE_BASE}{dimension}-")
+
+
+# One use of a system: what it is applied to, for what, with which capability, on whom, where.
+USE = Key("map-list", AIMS.hasUse, cls=AIMS.AIUse, suffix="/use-", keys={
+    "domain": _use("domain", USE_DOMAINS, AIMS.useDomain, False),
+    "purpose": _use("purpose", USE_PURPOSES, AIMS.usePurpose, False, required=True),
+    "capabilities": _use("capability", USE_CAPABILITIES, AIMS.useCapability, True),
+    "subjects": _use("subject", USE_SUBJECTS, AIMS.useSubject, True),
+    "context": _use("context", USE_CONTEXTS, AIMS.useContext, True),
+    "description": Key("str", AIMS.description),
+})
 
 
 def _ref(target, prop, required=False):
@@ -185,6 +236,7 @@ SECTIONS: dict[str, Section] = {s.name: s for s in [
         "part_of": _ref(SYSTEM, AIMS.partOf),
         "suppliers": Key("text-list", AIMS.supplier),
         "eu_ai_act": EU_AI_ACT,
+        "uses": USE,
     }, target=SYSTEM),
     Section("impact_assessments", AIMS.ImpactAssessment, {
         "id": ID, "ai_system": _ref(SYSTEM, AIMS.assessesSystem, True), "date": _d(AIMS.date, True),

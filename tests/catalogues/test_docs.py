@@ -15,7 +15,8 @@ from aimsgraph.docs import MetadataProblem
 PAGES = ["crosswalk.html", "euaia-annex-i.html", "euaia-annex-iii.html", "euaia-articles.html", "euaia-obligations.html",
          "euaia-prohibited-practices.html", "euaia-risk-categories.html", "euaia-roles.html", "index.html",
          "iso42001-annex-a.html", "iso42001-annex-c.html", "iso42001-clauses.html", "nistairmf-core.html",
-         "ontology.html"]
+         "ontology.html", "use-capabilities.html", "use-contexts.html", "use-domains.html", "use-purposes.html",
+         "use-subjects.html"]
 
 
 def _no_network(*args, **kwargs):
@@ -36,7 +37,9 @@ def docs_run(tmp_path_factory):
 def test_docs_writes_every_page_offline(docs_run):
     result, out = docs_run
     assert result.exit_code == 0, result.output
-    assert result.stdout == f"wrote 14 pages to {out}\n"  # Annex I (Art 6(1), Art 2(2)) has its own page
+    # Annex I (Art 6(1), Art 2(2)) has its own page; the five use-descriptor schemes (domains,
+    # purposes, capabilities, subjects, contexts) one each
+    assert result.stdout == f"wrote 19 pages to {out}\n"
     assert sorted(p.name for p in out.iterdir()) == PAGES
 
 

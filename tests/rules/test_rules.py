@@ -1,10 +1,11 @@
 """One runner for every domain rule in rules/.
 
 Each rule has a folder tests/rules/<rule-id>/ with
-  fires.yaml    a register on which the rule fires,
+  fires.yaml    a register on which the rule fires (or fires.ttl: RDF input, for the rules that read
+                AIRO descriptions),
   expected.ttl  the EXACT triples that rule derives on it (first derivations: a triple an earlier
                 rule already derived is that rule's: ReasoningReport.derived_by with reason(record=True)),
-  holds.yaml    a register on which it derives nothing,
+  holds.yaml    a register on which it derives nothing (or holds.ttl),
   run.yaml      (optional) the run's parameters for both registers: as_of, ai_act_text.
 Registers are reasoned (OWL 2 RL closure, then all rules to a fixpoint) at AS_OF (or run.yaml's)
 with the default windows, on the embedded store (pyoxigraph) and the reference store (rdflib):
@@ -62,6 +63,12 @@ def derived_by_rule(register: Path, store_engine: str) -> dict[str, frozenset]:
     return {rule_id: frozenset(triples) for rule_id, triples in out.items()}
 
 
+def register(folder: Path, name: str) -> Path:
+    """The folder's `name`.yaml register, or its `name`.ttl RDF input."""
+    path = folder / f"{name}.yaml"
+    return path if path.exists() else folder / f"{name}.ttl"
+
+
 def expected_triples(folder: Path) -> set:
     graph = rdflib.Graph().parse(folder / "expected.ttl", format="turtle")
     return {_norm(t) for t in graph}
@@ -81,9 +88,9 @@ def test_every_rule_has_a_folder_and_every_folder_a_rule():
     folders = {p.name for p in HERE.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))}
     assert folders == set(RULE_IDS)
     for rule_id in RULE_IDS:
-        assert {p.name for p in (HERE / rule_id).iterdir()} >= {"fires.yaml", "expected.ttl", "holds.yaml"}, rule_id
-        assert {p.name for p in (HERE / rule_id).iterdir()} <= {"fires.yaml", "expected.ttl", "holds.yaml",
-                                                                 "run.yaml"}, rule_id
+        names = {p.name for p in (HERE / rule_id).iterdir()}
+        assert "expected.ttl" in names and names & {"fires.yaml", "fires.ttl"} and names & {"holds.yaml", "holds.ttl"}, rule_id
+        assert names <= {"fires.yaml", "fires.ttl", "expected.ttl", "holds.yaml", "holds.ttl", "run.yaml"}, rule_id
 
 
 @pytest.mark.parametrize("store_engine", STORES)
@@ -92,12 +99,12 @@ def test_rule_fires_exactly(rule_id, store_engine):
     folder = HERE / rule_id
     expected = expected_triples(folder)
     assert expected, f"{folder / 'expected.ttl'} must list at least one triple"
-    derived = set(derived_by_rule(folder / "fires.yaml", store_engine).get(rule_id, ()))
+    derived = set(derived_by_rule(register(folder, "fires"), store_engine).get(rule_id, ()))
     assert derived == expected, (f"missing:\n{_show(expected - derived)}\nunexpected:\n{_show(derived - expected)}")
 
 
 @pytest.mark.parametrize("store_engine", STORES)
 @pytest.mark.parametrize("rule_id", RULE_IDS)
 def test_rule_holds(rule_id, store_engine):
-    derived = derived_by_rule(HERE / rule_id / "holds.yaml", store_engine).get(rule_id, frozenset())
+    derived = derived_by_rule(register(HERE / rule_id, "holds"), store_engine).get(rule_id, frozenset())
     assert not derived, f"{rule_id} must not fire on holds.yaml:\n{_show(derived)}"
