@@ -88,13 +88,21 @@ def test_owlrl_adds_only_schema_triples_that_nothing_reads(closures):
         "dt-diff (disjoint value spaces of XSD datatypes)",
     }
     read_by_rules = set().union(*(rule.reads or set() for rule in load_rules()))
-    assert not {t[1] for t in extra} & read_by_rules
+    # eu-descriptor-adopt reads `?target a ?kind` with ?kind bound by VALUES to two aims: classes;
+    # owlrl's extra rdf:type triples only type schema terms with OWL / RDFS / RDF classes
+    schema_classes = ("http://www.w3.org/2002/07/owl#", "http://www.w3.org/2000/01/rdf-schema#",
+                      "http://www.w3.org/1999/02/22-rdf-syntax-ns#")
+    assert all(str(t[2]).startswith(schema_classes) for t in extra if t[1] == RDF.type)
+    assert not ({t[1] for t in extra} - {RDF.type}) & read_by_rules
     assert all(rule.reads is not None or rule.id in VARIABLE_PREDICATE_RULES for rule in load_rules())
 
 
-# rules whose WHERE has a variable predicate; it is bound by VALUES to aims: flags only, or (for
+# rules whose WHERE has a variable predicate; it is bound by VALUES to aims: flags or descriptor
+# predicates (and AIRO's for airo-use-descriptors) only, or (for
 # eu-applicable-date) by BIND to aims:changedAppliesFrom / aims:changedAnnexIApplyFrom
-VARIABLE_PREDICATE_RULES = {"eu-limited-risk", "eu-minimal-risk", "eu-condition-profile", "eu-applicable-date"}
+VARIABLE_PREDICATE_RULES = {"eu-limited-risk", "eu-minimal-risk", "eu-condition-profile", "eu-applicable-date",
+                            # bound by VALUES to aims: descriptor predicates, or AIRO's
+                            "eu-classification-declared", "eu-descriptor-condition", "airo-use-descriptors"}
 
 
 def _norm(triples):
