@@ -101,14 +101,9 @@ def test_readiness_counts_warnings_and_controls_that_are_not_effective(finsecure
 def test_a_register_with_every_control_planned_is_not_ready(tmp_path):
     """The review's case: every applicable control planned showed 100 % in every clause and
     objective. Now every such control is open, and the risk treated by them is flagged (8.3)."""
-    import yaml
+    from analyses import planned_register
 
-    register = yaml.safe_load((ROOT / "tests" / "conformity" / "base.yaml").read_text(encoding="utf-8"))
-    for row in register["controls"]:
-        if row.get("applicable"):
-            row["status"] = "planned"
-    path = tmp_path / "planned.yaml"
-    path.write_text(yaml.safe_dump(register, sort_keys=False), encoding="utf-8")
+    path = planned_register(tmp_path)
     analysis = analyse(path, AS_OF)
     summary = gaps_document(analysis)["summary"]
     assert [(g["id"], g["met"], g["requirements"]) for g in summary["annex_a"]] == [

@@ -128,14 +128,9 @@ def test_a_register_with_planned_controls_is_not_ready(tmp_path):
     """The review's case: every applicable control planned, no violation, and the report said
     "ready with reservations" beside "10/38 applicable controls effective". Readiness counts only
     effective or justified-excluded controls (conformity.md, second edition)."""
-    import yaml
+    from analyses import planned_register
 
-    register = yaml.safe_load((ROOT / "tests" / "conformity" / "base.yaml").read_text(encoding="utf-8"))
-    for row in register["controls"]:
-        if row.get("applicable"):
-            row["status"] = "planned"
-    path = tmp_path / "planned.yaml"
-    path.write_text(yaml.safe_dump(register, sort_keys=False), encoding="utf-8")
+    path = planned_register(tmp_path)
     page = report_html(analyse(path, date(2026, 1, 31)))
     assert ('<p class="verdict not-ready">Not ready: 36 of 36 applicable controls are not effective (planned, '
             'partial or without valid evidence), before the certification audit.</p>') in page
