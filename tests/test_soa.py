@@ -121,3 +121,103 @@ def test_soa_xlsx_to_stdout_is_refused(cli_runner):
     result = cli_runner.invoke(app, ["soa", str(FIXTURE), "--format", "xlsx"])
     assert result.exit_code == 2
     assert "xlsx needs a file" in result.output
+
+
+# --- soa --draft: proposed rows for the Annex A controls the register leaves out ---------------
+
+DRAFT = ROOT / "tests" / "fixtures" / "soa-draft.yaml"
+CONFORMANT = ROOT / "examples" / "conformant" / "register.yaml"
+IN_OPERATION = "chatbot (operation), scorer (operation)"
+WHOLE_LIFE_CYCLE = f"it concerns the whole life cycle and the management system, and AI systems are in scope: {IN_OPERATION}"
+ART50_1 = ("through the crosswalk (intersects-with) it bears on obligations of AI systems in scope: "
+           "chatbot (limited-risk, provider): euaia:art50-1")
+
+
+def test_soa_draft_basis_query_fires_on_missing_rows_only(engine):
+    got = [tuple(r.get(c, "") for c in ("notation", "basis", "ref", "system", "detail", "relationship"))
+           for r in rows_as_text(run_named(analysed(DRAFT, store_engine=engine).store, "soa-draft-basis"))]
+    assert got == [
+        ("A.10.4", "lifecycle", "operation", "chatbot", "", ""),
+        ("A.10.4", "lifecycle", "operation", "scorer", "", ""),
+        ("A.6.2.2", "obligation", "euaia:art50-1", "chatbot", "limited-risk/provider", "aims:intersectsWith"),
+        ("A.8.2", "lifecycle", "operation", "chatbot", "", ""),
+        ("A.8.2", "lifecycle", "operation", "scorer", "", ""),
+        ("A.8.2", "obligation", "euaia:art50-1", "chatbot", "limited-risk/provider", "aims:intersectsWith"),
+        ("A.9.2", "stage", "operation", "chatbot", "", ""),
+        ("A.9.2", "stage", "operation", "scorer", "", ""),
+        ("A.9.2", "treatment", "R-1", "scorer", "machine-learning", ""),
+    ]  # A.7.3 has no row: nothing calls for it; the 33 controls with an SoA row have none either
+    # the conformant register has a row for every Annex A control: nothing to draft
+    assert run_named(analysed(CONFORMANT, store_engine=engine).store, "soa-draft-basis").rows == []
+
+
+def test_soa_draft_proposes_exactly_the_missing_controls_with_their_reasons():
+    from aimsgraph.soa import draft_soa
+
+    got = [(e.control, e.applicable, e.reasons) for e in draft_soa(analysed(DRAFT).store)]
+    assert got == [
+        ("A.6.2.2", True, (ART50_1,)),
+        ("A.7.3", False, ("no risk treatment names it",
+                          "no crosswalk row from it reaches an obligation of an AI system in scope",
+                          "no AI system in scope is in a life cycle stage it concerns (design-development); "
+                          f"in scope: {IN_OPERATION}")),
+        ("A.8.2", True, (ART50_1, WHOLE_LIFE_CYCLE)),
+        ("A.9.2", True, ("risk treatments name it: R-1 (scorer, risk source machine-learning)",
+                         f"AI systems in scope are in a life cycle stage it concerns: {IN_OPERATION}")),
+        ("A.10.4", True, (WHOLE_LIFE_CYCLE,)),
+    ]
+
+
+def test_soa_draft_of_finsecure_proposes_only_its_missing_a_10_4():
+    from aimsgraph.soa import draft_soa
+
+    got = [(e.control, e.applicable, e.justification) for e in draft_soa(analysed(FINSECURE).store)]
+    assert got == [("A.10.4", True, (
+        "Proposed applicable: it concerns the whole life cycle and the management system, and AI systems are in "
+        "scope: credit-scorer (operation), credit-scorer-features (operation), fraud-detector (operation), "
+        "support-chatbot (operation)."))]
+    assert [e.control for e in draft_soa(analysed(CONFORMANT).store)] == []
+
+
+def test_soa_draft_yaml_pasted_into_the_register_loads(cli_runner, tmp_path):
+    import yaml
+
+    from aimsgraph.load import read_input
+
+    result = cli_runner.invoke(app, ["soa", str(DRAFT), "--as-of", "2026-01-31", "--draft"])
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    assert text.splitlines()[0] == "# Statement of Applicability drafted by aimsgraph 0.1.0 from soa-draft.yaml at 2026-01-31."
+    assert "  # A.7.3 Acquisition of data: proposed not applicable\n  #   - no risk treatment names it\n" in text
+    proposed = yaml.safe_load(text)["controls"]
+    assert proposed == [
+        {"id": "A.6.2.2", "applicable": True, "status": "planned", "justification": f"Proposed applicable: {ART50_1}."},
+        {"id": "A.7.3", "applicable": False, "justification": (
+            "Proposed not applicable: no risk treatment names it, no crosswalk row from it reaches an obligation of an "
+            "AI system in scope, and no AI system in scope is in a life cycle stage it concerns (design-development); "
+            f"in scope: {IN_OPERATION}.")},
+        {"id": "A.8.2", "applicable": True, "status": "planned",
+         "justification": f"Proposed applicable: {ART50_1}; {WHOLE_LIFE_CYCLE}."},
+        {"id": "A.9.2", "applicable": True, "status": "planned", "justification": (
+            "Proposed applicable: risk treatments name it: R-1 (scorer, risk source machine-learning); AI systems in "
+            f"scope are in a life cycle stage it concerns: {IN_OPERATION}.")},
+        {"id": "A.10.4", "applicable": True, "status": "planned", "justification": f"Proposed applicable: {WHOLE_LIFE_CYCLE}."},
+    ]
+    # pasted as it is under the register's `controls:` key, the register loads and its SoA is complete
+    entries = text.split("controls:\n", 1)[1]
+    register = DRAFT.read_text(encoding="utf-8").replace("controls:\n", "controls:\n" + entries, 1)
+    pasted = tmp_path / "register.yaml"
+    pasted.write_text(register, encoding="utf-8")
+    read_input(pasted)  # raises on any register error
+    rows = soa_rows(shared_analysis(pasted, AS_OF).store)
+    assert [r.control for r in rows if not r.in_soa] == []
+    assert [(r.control, r.applicable, r.status) for r in rows if r.control in ("A.6.2.2", "A.7.3", "A.10.4")] == [
+        ("A.6.2.2", True, "planned"), ("A.7.3", False, ""), ("A.10.4", True, "planned")]
+    # and drafted again, nothing is left to propose
+    again = cli_runner.invoke(app, ["soa", str(pasted), "--as-of", "2026-01-31", "--draft", "-o", str(tmp_path / "d.yaml")])
+    assert again.exit_code == 0 and yaml.safe_load((tmp_path / "d.yaml").read_text(encoding="utf-8")) == {"controls": []}
+
+
+def test_soa_draft_refuses_a_format(cli_runner):
+    result = cli_runner.invoke(app, ["soa", str(DRAFT), "--draft", "--format", "csv"])
+    assert result.exit_code == 2 and "--draft writes YAML" in result.output

@@ -625,11 +625,29 @@ def soa_command(
     register: RegisterArg = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write here (needed for xlsx); default standard output.")] = None,
     fmt: Annotated[Optional[SoAFormat], typer.Option("--format", help="csv, xlsx or html; default from the -o suffix, else csv.")] = None,
+    draft: Annotated[bool, typer.Option("--draft", help=(
+        "Instead: propose a row (YAML under the register's `controls` key, with the reasons as comments) "
+        "for each Annex A control the register's SoA leaves out; existing rows are not repeated."))] = False,
 ) -> None:
     """Statement of Applicability: all 38 Annex A controls (missing rows flagged) and the
     organisation's own controls, with applicability, justification, status, owner, linked risks,
-    evidence and its freshness at the as-of date."""
-    from .soa import export_soa, soa_csv, soa_page_html, soa_rows
+    evidence and its freshness at the as-of date. With --draft, proposed rows for the missing
+    Annex A controls instead."""
+    from .soa import draft_soa, draft_yaml, export_soa, soa_csv, soa_page_html, soa_rows
+
+    if draft:
+        if fmt is not None:
+            raise typer.BadParameter("--draft writes YAML; leave out --format", param_hint="--format")
+        analysis = run_analysis(register, run)
+        with input_errors():
+            entries = draft_soa(analysis.store)
+            text = draft_yaml(entries, analysis.params.as_of, register.name if register is not None else "the store")
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            output.write_text(text, encoding="utf-8")
+            err.print(f"wrote {len(entries)} proposed SoA rows to {output}")
+        return
 
     suffix = output.suffix.lstrip(".").lower() if output is not None else ""
     chosen = fmt.value if fmt else (suffix if suffix in ("csv", "xlsx", "html") else "csv")

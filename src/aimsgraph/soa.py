@@ -180,3 +180,138 @@ def export_soa(store: Store, path: Path, fmt: str, as_of: date, organisation: st
     else:
         raise AimsGraphError(f"unknown SoA format '{fmt}' (choose csv, xlsx or html)")
     return rows
+
+
+# --- a drafted SoA: proposed rows for the Annex A controls the register leaves out ------------
+
+RELATIONSHIP_TEXT = {"aims:intersectsWith": "intersects-with", "aims:subsetOf": "subset-of",
+                     "aims:supersetOf": "superset-of", "aims:equivalentTo": "equivalent-to"}
+
+
+@dataclass(frozen=True)
+class DraftEntry:
+    """A proposed SoA row for an Annex A control without one, with the reasons it rests on."""
+
+    control: str  # notation, e.g. A.7.3
+    title: str
+    applicable: bool
+    reasons: tuple[str, ...]  # one line per basis, each naming the ids it rests on
+    justification: str
+
+    def as_register(self) -> dict:
+        """The row under the register's keys (register.md, `controls`)."""
+        row: dict = {"id": self.control, "applicable": self.applicable}
+        if self.applicable:
+            row["status"] = "planned"
+        row["justification"] = self.justification
+        return row
+
+
+def _in_scope_stages(store: Store) -> list[tuple[str, str]]:
+    """(system id, life cycle stage) of every AI system in the AIMS scope, sorted."""
+    rows = rows_as_text(store.query("""
+        SELECT ?system ?stage WHERE {
+          ?node a aims:InScopeSystem ; aims:registerId ?system .
+          OPTIONAL { ?node aims:lifecycleStage/skos:notation ?stage }
+        }"""))
+    return sorted((r["system"], r.get("stage", "")) for r in rows)
+
+
+STAGE_ORDER = ("inception", "design-development", "verification-validation", "deployment", "operation", "retirement")
+
+
+def _control_stages(store: Store) -> dict[str, list[str]]:
+    """Annex A control notation -> the life cycle stages the catalogue says it concerns
+    (aims:concernsStage), in life cycle order."""
+    out: dict[str, set[str]] = {}
+    for row in rows_as_text(store.query("""
+            SELECT ?notation ?stage WHERE {
+              ?control a aims:AnnexAControl ; skos:notation ?notation ; aims:concernsStage/skos:notation ?stage .
+            }""")):
+        out.setdefault(row["notation"], set()).add(row["stage"])
+    return {k: [s for s in STAGE_ORDER if s in v] for k, v in out.items()}
+
+
+def _pairs(items) -> str:
+    return ", ".join(f"{system} ({stage})" for system, stage in items)
+
+
+def draft_soa(store: Store) -> list[DraftEntry]:
+    """For each Annex A control without an SoA row, in catalogue order, a proposed row: applicable
+    when a risk treatment names it, when a crosswalk row from it reaches an obligation of an AI
+    system in scope, or when an AI system in scope is in a life cycle stage it concerns (a control
+    naming no stage concerns them all); else not applicable. The reasons come from the named query
+    `soa-draft-basis`; controls with a row are never proposed."""
+    missing = [r for r in soa_rows(store) if r.origin == "annex-a" and not r.in_soa]
+    basis: dict[str, dict[str, list[dict]]] = {}
+    for row in rows_as_text(run_named(store, "soa-draft-basis")):
+        basis.setdefault(row["notation"], {}).setdefault(row["basis"], []).append(row)
+    in_scope = _in_scope_stages(store)
+    concerned = _control_stages(store)
+    out = []
+    for control in missing:
+        found = basis.get(control.control, {})
+        reasons = []
+        if found.get("treatment"):
+            reasons.append("risk treatments name it: " + ", ".join(
+                f"{r['ref']} ({r['system']}" + (f", risk source {r['detail']})" if r.get("detail") else ")")
+                for r in sorted(found["treatment"], key=lambda r: _natural(r["ref"]))))
+        if found.get("obligation"):
+            by_system: dict[tuple[str, str], list[str]] = {}
+            kinds = set()
+            for r in found["obligation"]:
+                category, _, role = r.get("detail", "").partition("/")
+                by_system.setdefault((r["system"], ", ".join(p for p in (category, role) if p)), []).append(r["ref"])
+                kinds.add(RELATIONSHIP_TEXT.get(r.get("relationship", ""), r.get("relationship", "")))
+            reasons.append(f"through the crosswalk ({', '.join(sorted(kinds))}) it bears on obligations of AI systems "
+                           "in scope: " + "; ".join(
+                               f"{system} ({what}): {', '.join(sorted(set(refs), key=_natural))}"
+                               for (system, what), refs in sorted(by_system.items())))
+        if found.get("stage"):
+            reasons.append("AI systems in scope are in a life cycle stage it concerns: "
+                           + _pairs(sorted((r["system"], r["ref"]) for r in found["stage"])))
+        if found.get("lifecycle"):
+            reasons.append("it concerns the whole life cycle and the management system, and AI systems are in "
+                           "scope: " + _pairs(sorted((r["system"], r["ref"]) for r in found["lifecycle"])))
+        if reasons:
+            justification = "Proposed applicable: " + "; ".join(reasons) + "."
+            out.append(DraftEntry(control.control, control.title, True, tuple(reasons), justification))
+            continue
+        stages = concerned.get(control.control, [])
+        where = (f"no AI system in scope is in a life cycle stage it concerns ({', '.join(stages)})" if stages
+                 else "no AI system is in the AIMS scope")
+        reasons = ["no risk treatment names it",
+                   "no crosswalk row from it reaches an obligation of an AI system in scope",
+                   where + (f"; in scope: {_pairs(in_scope)}" if in_scope else "")]
+        justification = ("Proposed not applicable: no risk treatment names it, no crosswalk row from it reaches an "
+                         f"obligation of an AI system in scope, and {reasons[2]}.")
+        out.append(DraftEntry(control.control, control.title, False, tuple(reasons), justification))
+    return out
+
+
+def draft_yaml(entries: list[DraftEntry], as_of: date, source: str = "") -> str:
+    """The drafted rows as YAML under the register's `controls` key, each with a comment giving
+    its reasons: paste the entries under `controls:` in the register and review them."""
+    import json
+
+    from . import __version__
+
+    lines = [f"# Statement of Applicability drafted by aimsgraph {__version__}"
+             + (f" from {source}" if source else "") + f" at {as_of.isoformat()}.",
+             f"# {len(entries)} Annex A control{'s' * (len(entries) != 1)} without a row in the register's SoA, "
+             "each proposed with the reasons it rests on.",
+             "# Rows the register has are left out. Review each entry, set status, owner and evidence, then paste",
+             "# the entries under `controls:` in the register."]
+    if not entries:
+        return "\n".join(lines) + "\ncontrols: []\n"
+    lines.append("controls:")
+    for entry in entries:
+        lines.append(f"  # {entry.control} {entry.title}: proposed "
+                     + ("applicable (status planned until you record what is in place)" if entry.applicable
+                        else "not applicable"))
+        lines += [f"  #   - {reason}" for reason in entry.reasons]
+        row = entry.as_register()
+        lines.append(f"  - id: {row.pop('id')}")
+        for key, value in row.items():  # JSON strings and booleans are YAML scalars too
+            lines.append(f"    {key}: {value if key == 'status' else json.dumps(value, ensure_ascii=False)}")
+    return "\n".join(lines) + "\n"
