@@ -202,7 +202,7 @@ def test_trace_impact_hotspots_explain_soa_report(http):
     assert http.get("/explain", params={"subject": "no-such-id"}).status_code == 404
     soa = http.get("/soa").json()
     assert soa["as_of"] == "2026-01-31" and len([r for r in soa["rows"] if r["origin"] == "annex-a"]) == 38
-    assert http.get("/soa", params={"format": "csv"}).text.startswith("Control,Title")
+    assert http.get("/soa", params={"format": "csv"}).text.startswith("Statement of Applicability,FinSecure Bank AG\nVersion,2.1\n")
     xlsx = http.get("/soa", params={"format": "xlsx"})
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
     assert http.get("/soa", params={"format": "pdf"}).status_code == 400

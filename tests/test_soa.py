@@ -16,7 +16,7 @@ from aimsgraph.cli import app
 from analyses import analysed as shared_analysis
 from aimsgraph.load import load_packaged
 from aimsgraph.query import rows_as_text, run_named
-from aimsgraph.soa import HEADERS, soa_csv, soa_rows
+from aimsgraph.soa import HEADERS, soa_csv, soa_header, soa_rows
 from aimsgraph.store import open_store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,6 +27,10 @@ ANNEX_A = ["A.2.2", "A.2.3", "A.2.4", "A.3.2", "A.3.3", "A.4.2", "A.4.3", "A.4.4
            "A.5.3", "A.5.4", "A.5.5", "A.6.1.2", "A.6.1.3", "A.6.2.2", "A.6.2.3", "A.6.2.4", "A.6.2.5", "A.6.2.6",
            "A.6.2.7", "A.6.2.8", "A.7.2", "A.7.3", "A.7.4", "A.7.5", "A.7.6", "A.8.2", "A.8.3", "A.8.4", "A.8.5",
            "A.9.2", "A.9.3", "A.9.4", "A.10.2", "A.10.3", "A.10.4"]
+ACT_TEXT = "EU AI Act text: Regulation (EU) 2024/1689 as adopted (2024 text) (in force at the as-of date)"
+FINSECURE_HEADER_ROWS = [
+    ("Statement of Applicability FinSecure Bank AG", None), ("Version", "2.1"), ("Approved by", "Dr. Katharina Brandt"),
+    ("Approved on", "2025-11-28"), ("As of", "2026-01-31"), ("EU AI Act text", ACT_TEXT), (None, None), ("Control", "Title")]
 COLUMNS = ("notation", "origin", "inSoA", "applicable", "justification", "status", "owner", "effective", "risks", "evidence")
 
 def analysed(path: Path, as_of: date = AS_OF, *, store_engine: str = "oxigraph", **_options):
@@ -93,12 +97,23 @@ def test_finsecure_soa_xlsx_opens_with_38_annex_a_rows_and_own_controls(cli_runn
     assert result.exit_code == 0, result.output  # an exporting command: 0 although FinSecure has violations
     sheet = openpyxl.load_workbook(out)["Statement of Applicability"]
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0] == HEADERS
+    assert [r[:2] for r in rows[:8]] == FINSECURE_HEADER_ROWS
+    assert rows[7] == HEADERS
     by_origin = {}
-    for row in rows[1:]:
+    for row in rows[8:]:
         by_origin.setdefault(row[2], []).append(row[0])
     assert by_origin == {"Annex A": ANNEX_A, "Organisation": ["FS-FAIR-01", "FS-HITL-01"]}
-    cells = {row[0]: row for row in rows[1:]}
+    cells = {row[0]: row for row in rows[8:]}
+    assert cells["A.2.2"][7] == "Dr. Katharina Brandt" and cells["A.4.4"][7] == "Ingo Franke"  # owners by name
+    # print setup: landscape A4, one page wide, the table's header row repeated, title and version on each page
+    setup = sheet.page_setup
+    assert (setup.orientation, setup.paperSize, setup.fitToWidth, setup.fitToHeight) == ("landscape", 9, 1, 0)
+    assert sheet.sheet_properties.pageSetUpPr.fitToPage is True
+    assert sheet.print_title_rows == "$8:$8" and sheet.freeze_panes == "A9" and sheet.auto_filter.ref == "A8:L48"
+    assert (sheet.oddHeader.left.text, sheet.oddHeader.center.text, sheet.oddHeader.right.text) == (
+        "Statement of Applicability FinSecure Bank AG", "Version 2.1", "As of 2026-01-31")
+    assert (sheet.oddFooter.left.text, sheet.oddFooter.right.text) == (
+        "Approved by Dr. Katharina Brandt on 2025-11-28", "Page &P of &N")
     assert cells["A.10.4"][3] == "MISSING"  # deliberate gap (d)
     assert (cells["A.7.4"][10], cells["A.7.4"][11], cells["A.7.4"][8]) == ("EV-16 (expired)", "expired", "no")
     assert cells["A.7.3"][4] == "no" and cells["A.7.3"][5].startswith("FinSecure acquires no data")
@@ -108,13 +123,29 @@ def test_finsecure_soa_xlsx_opens_with_38_annex_a_rows_and_own_controls(cli_runn
 def test_finsecure_soa_csv_to_stdout_and_html_file(cli_runner, tmp_path):
     result = cli_runner.invoke(app, ["soa", str(FINSECURE), "--as-of", "2026-01-31"])
     rows = list(csv.reader(io.StringIO(result.stdout)))
-    assert rows[0] == list(HEADERS) and len(rows) == 1 + 38 + 2
-    assert result.stdout == soa_csv(soa_rows(analysed(FINSECURE).store))
+    assert [tuple(r) for r in rows[:6]] == [("Statement of Applicability", "FinSecure Bank AG")] + FINSECURE_HEADER_ROWS[1:6]
+    assert rows[6] == [] and rows[7] == list(HEADERS) and len(rows) == 8 + 38 + 2
+    store = analysed(FINSECURE).store
+    assert result.stdout == soa_csv(soa_rows(store), soa_header(store, AS_OF))
+    cells = {r[0]: r for r in rows[8:]}
+    assert cells["A.7.4"][7] == "Jonas Richter" and cells["A.7.4"][10] == "EV-16 (expired)"
     out = tmp_path / "soa.html"
     result = cli_runner.invoke(app, ["soa", str(FINSECURE), "--as-of", "2026-01-31", "-o", str(out)])
     page = out.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and page.count("<tr") == 1 + 38 + 2
     assert '<span class="badge bad">MISSING</span>' in page
+    assert ('<dl class="soa-head"><dt>Organisation</dt><dd>FinSecure Bank AG</dd><dt>Version</dt><dd>2.1</dd>'
+            '<dt>Approved by</dt><dd>Dr. Katharina Brandt</dd><dt>Approved on</dt><dd>2025-11-28</dd>'
+            f'<dt>As of</dt><dd>2026-01-31</dd><dt>EU AI Act text</dt><dd>{ACT_TEXT}</dd></dl>') in page
+    assert "<td>Dr. Katharina Brandt</td>" in page and "<td>ceo</td>" not in page
+
+
+def test_soa_header_without_the_added_keys_says_what_is_missing():
+    header = soa_header(analysed(FIXTURE).store, AS_OF)
+    assert header.fields() == [
+        ("Organisation", "Trace Test Ltd"), ("Version", "not recorded (aims.soa_version)"),
+        ("Approved by", "not recorded (aims.soa_approved_by)"), ("Approved on", "not recorded (aims.soa_approved_on)"),
+        ("As of", "2026-01-31"), ("EU AI Act text", ACT_TEXT)]
 
 
 def test_soa_xlsx_to_stdout_is_refused(cli_runner):

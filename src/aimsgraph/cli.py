@@ -633,7 +633,7 @@ def soa_command(
     organisation's own controls, with applicability, justification, status, owner, linked risks,
     evidence and its freshness at the as-of date. With --draft, proposed rows for the missing
     Annex A controls instead."""
-    from .soa import draft_soa, draft_yaml, export_soa, soa_csv, soa_page_html, soa_rows
+    from .soa import draft_soa, draft_yaml, export_soa, soa_csv, soa_header, soa_page_html, soa_rows
 
     if draft:
         if fmt is not None:
@@ -656,8 +656,8 @@ def soa_command(
     analysis = run_analysis(register, run)
     with input_errors():
         if output is None:
-            rows = soa_rows(analysis.store)
-            sys.stdout.write(soa_csv(rows) if chosen == "csv" else soa_page_html(rows, analysis.params.as_of))
+            rows, header = soa_rows(analysis.store), soa_header(analysis.store, analysis.params.as_of)
+            sys.stdout.write(soa_csv(rows, header) if chosen == "csv" else soa_page_html(rows, header))
         else:
             rows = export_soa(analysis.store, output, chosen, analysis.params.as_of)
             err.print(f"wrote {len(rows)} SoA rows to {output}")

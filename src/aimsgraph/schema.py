@@ -204,6 +204,10 @@ SECTIONS: dict[str, Section] = {s.name: s for s in [
     Section("aims", AIMS.AIManagementSystem, {
         "scope": _s(AIMS.scopeStatement),
         "scope_approved_on": _d(AIMS.scopeApprovedOn),
+        # added to the spec: the Statement of Applicability's own version and approval (6.1.3 d)
+        "soa_version": _s(AIMS.soaVersion),
+        "soa_approved_by": _ref(PERSON, AIMS.soaApprovedBy),
+        "soa_approved_on": _d(AIMS.soaApprovedOn),
         "internal_issues": Key("text-list", AIMS.internalIssue),
         "external_issues": Key("text-list", AIMS.externalIssue),
         "interested_parties": Key("list", None),  # its own section, below

@@ -399,16 +399,17 @@ class WorkerState:
         return Reply.json({"facts": [tree.as_json() for tree in trees]})
 
     def task_soa(self, fmt: str, as_of) -> Reply:
-        from .soa import soa_csv, soa_rows, write_xlsx
+        from .soa import soa_csv, soa_header, soa_rows, write_xlsx
 
         analysis = self.analysis_at(as_of)
         rows = soa_rows(analysis.store)
+        header = soa_header(analysis.store, analysis.params.as_of)
         if fmt == "csv":
-            return Reply(200, "text/csv; charset=utf-8", soa_csv(rows).encode("utf-8"))
+            return Reply(200, "text/csv; charset=utf-8", soa_csv(rows, header).encode("utf-8"))
         if fmt == "xlsx":
             with tempfile.TemporaryDirectory(prefix="aimsgraph-soa-") as folder:
                 path = Path(folder) / "soa.xlsx"
-                write_xlsx(rows, path, analysis.params.as_of)
+                write_xlsx(rows, path, header)
                 body = path.read_bytes()
             return Reply(200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body,
                          {"Content-Disposition": 'attachment; filename="statement-of-applicability.xlsx"'})
@@ -419,7 +420,7 @@ class WorkerState:
             item["evidence"] = [{"id": e, "freshness": f} for e, f in row.evidence]
             item["freshness"] = row.freshness
             doc.append(item)
-        return Reply.json({"as_of": analysis.params.as_of.isoformat(), "rows": doc})
+        return Reply.json({"as_of": analysis.params.as_of.isoformat(), "header": dict(header.fields()), "rows": doc})
 
     def task_report(self, as_of) -> Reply:
         from .report import report_html

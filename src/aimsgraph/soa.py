@@ -39,10 +39,11 @@ class SoARow:
     applicable: bool | None
     justification: str
     status: str
-    owner: str
+    owner: str  # register id of the person
     effective: bool
     risks: tuple[str, ...]
     evidence: tuple[tuple[str, str], ...]  # (evidence id, freshness)
+    owner_name: str = ""  # that person's name, shown instead of the id
 
     @property
     def freshness(self) -> str:
@@ -54,7 +55,7 @@ class SoARow:
         return [self.control, self.title, "Annex A" if self.origin == "annex-a" else "Organisation",
                 "yes" if self.in_soa else "MISSING",
                 "" if self.applicable is None else ("yes" if self.applicable else "no"),
-                self.justification, self.status, self.owner,
+                self.justification, self.status, self.owner_name or self.owner,
                 "n/a" if self.applicable is False else ("yes" if self.effective else "no"),
                 " ".join(self.risks), " ".join(f"{e} ({f})" for e, f in self.evidence),
                 self.freshness]
@@ -72,22 +73,75 @@ def soa_rows(store: Store) -> list[SoARow]:
             in_soa=row["inSoA"] == "true", applicable=None if applicable is None else applicable == "true",
             justification=row.get("justification", ""), status=row.get("status", ""), owner=row.get("owner", ""),
             effective=row["effective"] == "true", risks=tuple(sorted(row.get("risks", "").split(), key=_natural)),
-            evidence=tuple(evidence)))
+            evidence=tuple(evidence), owner_name=row.get("ownerName", "")))
     return sorted(rows, key=lambda r: (r.origin != "annex-a", _natural(r.control)))
 
 
-def soa_csv(rows: list[SoARow]) -> str:
+@dataclass(frozen=True)
+class SoAHeader:
+    """What every SoA format says above its rows: whose SoA, which version, who approved it and
+    when, the date it is judged at and the text of the EU AI Act applied."""
+
+    organisation: str
+    as_of: date
+    version: str = ""
+    approved_by: str = ""  # the approver's name
+    approved_on: str = ""
+    act_text: str = ""
+
+    @property
+    def title(self) -> str:
+        return f"Statement of Applicability {self.organisation}".strip()
+
+    def fields(self) -> list[tuple[str, str]]:
+        """(label, value) in print order; unknown values say so instead of vanishing."""
+        return [("Organisation", self.organisation or "not recorded"),
+                ("Version", self.version or "not recorded (aims.soa_version)"),
+                ("Approved by", self.approved_by or "not recorded (aims.soa_approved_by)"),
+                ("Approved on", self.approved_on or "not recorded (aims.soa_approved_on)"),
+                ("As of", self.as_of.isoformat()),
+                ("EU AI Act text", self.act_text or "Regulation (EU) 2024/1689")]
+
+
+def soa_header(store: Store, as_of: date) -> SoAHeader:
+    """The header of the register's SoA: the organisation's name and the aims section's
+    soa_version, soa_approved_by (as a name) and soa_approved_on."""
+    from .acttext import applied_text
+    from .render import text_line
+
+    rows = rows_as_text(store.query("""
+        SELECT ?name ?version ?approver ?approvedOn WHERE {
+          ?org a aims:Organization ; rdfs:label ?name .
+          OPTIONAL { ?org aims:hasManagementSystem ?aims .
+                     OPTIONAL { ?aims aims:soaVersion ?version }
+                     OPTIONAL { ?aims aims:soaApprovedBy ?person . ?person rdfs:label ?approver }
+                     OPTIONAL { ?aims aims:soaApprovedOn ?approvedOn } }
+        } ORDER BY ?name"""))
+    row = rows[0] if rows else {}
+    return SoAHeader(row.get("name", ""), as_of, row.get("version", ""), row.get("approver", ""),
+                     row.get("approvedOn", ""), text_line(applied_text(store)))
+
+
+def soa_csv(rows: list[SoARow], header: SoAHeader | None = None) -> str:
+    """The SoA as CSV: with a header, its fields first as label,value rows and an empty row,
+    then the table."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
+    if header is not None:
+        writer.writerow(["Statement of Applicability", header.organisation])
+        writer.writerows(header.fields()[1:])
+        writer.writerow([])
     writer.writerow(HEADERS)
     for row in rows:
         writer.writerow(row.cells())
     return buffer.getvalue()
 
 
-def write_xlsx(rows: list[SoARow], path: Path, as_of: date, organisation: str = "", act_text: str = "") -> None:
-    """One sheet, "Statement of Applicability": header row frozen and filterable, missing rows
-    and stale evidence highlighted."""
+def write_xlsx(rows: list[SoARow], path: Path, header: SoAHeader) -> None:
+    """One sheet, "Statement of Applicability": the header's fields above the table, the table's
+    header row frozen, filterable and repeated on every printed page, missing rows and stale
+    evidence highlighted; printed landscape, fitted to the page width, with the title, version
+    and as-of date in the page header and page numbers in the footer."""
     try:
         from openpyxl import Workbook
         from openpyxl.styles import Alignment, Font, PatternFill
@@ -96,9 +150,16 @@ def write_xlsx(rows: list[SoARow], path: Path, as_of: date, organisation: str = 
     book = Workbook()
     sheet = book.active
     sheet.title = "Statement of Applicability"
+    sheet.append([header.title])
+    sheet["A1"].font = Font(bold=True, size=14)
+    for label, value in header.fields()[1:]:
+        sheet.append([label, value])
+        sheet.cell(sheet.max_row, 1).font = Font(bold=True)
+    first = sheet.max_row + 2  # the table's header row, below an empty one
+    sheet.append([])
     sheet.append(list(HEADERS))
     bold, red = Font(bold=True, color="FFFFFF"), PatternFill("solid", fgColor="FDE8E8")
-    for cell in sheet[1]:
+    for cell in sheet[first]:
         cell.font = bold
         cell.fill = PatternFill("solid", fgColor="2F5597")
     for row in rows:
@@ -108,13 +169,28 @@ def write_xlsx(rows: list[SoARow], path: Path, as_of: date, organisation: str = 
                 cell.fill = red
     for column, width in zip("ABCDEFGHIJKL", (12, 44, 13, 9, 11, 50, 15, 16, 10, 22, 30, 12)):
         sheet.column_dimensions[column].width = width
-    for cells in sheet.iter_rows(min_row=2):
+    for cells in sheet.iter_rows(min_row=first + 1):
         for cell in cells:
             cell.alignment = Alignment(vertical="top", wrap_text=True)
-    sheet.freeze_panes = "A2"
-    sheet.auto_filter.ref = sheet.dimensions
-    book.properties.title = f"Statement of Applicability {organisation}".strip()
-    book.properties.description = f"As of {as_of.isoformat()}; {act_text + '; ' if act_text else ''}generated by aimsgraph"
+    sheet.freeze_panes = f"A{first + 1}"
+    sheet.auto_filter.ref = f"A{first}:L{sheet.max_row}"
+    # print: landscape A4, all columns on one page wide, the table's header row on every page
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.print_title_rows = f"{first}:{first}"
+    sheet.print_options.gridLines = True
+    sheet.oddHeader.left.text = header.title
+    sheet.oddHeader.center.text = f"Version {header.version}" if header.version else ""
+    sheet.oddHeader.right.text = f"As of {header.as_of.isoformat()}"
+    sheet.oddFooter.left.text = (f"Approved by {header.approved_by}" + (f" on {header.approved_on}" if header.approved_on else "")
+                                 if header.approved_by else "")
+    sheet.oddFooter.right.text = "Page &P of &N"
+    book.properties.title = header.title
+    book.properties.description = (f"As of {header.as_of.isoformat()}; {header.act_text + '; ' if header.act_text else ''}"
+                                   "generated by aimsgraph")
     book.save(path)
 
 
@@ -151,32 +227,36 @@ table.soa{border-collapse:collapse;width:100%}table.soa th{background:#2f5597;co
 position:sticky;top:0}table.soa td{border-bottom:1px solid #e5e7eb;padding:5px 6px;vertical-align:top}
 tr.gap td{background:#fdf2f2}.badge{border-radius:9px;padding:1px 7px;font-size:11px;font-weight:600}
 .badge.bad{background:#c00000;color:#fff}table.soa{font-size:12px}.id{white-space:nowrap}.id.expired,.id.pending{color:#c00000;font-weight:600}
-.id.expiring{color:#9a6700}.just{display:block;max-width:340px;font-size:11.5px;color:#4b5563}.badge.good{background:#e3f1e7;color:#38764a}.badge.warn{background:#fff1d6;color:#9a6700}"""
+.id.expiring{color:#9a6700}.just{display:block;max-width:340px;font-size:11.5px;color:#4b5563}.badge.good{background:#e3f1e7;color:#38764a}.badge.warn{background:#fff1d6;color:#9a6700}
+dl.soa-head{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:0 0 14px}dl.soa-head dt{font-weight:600}dl.soa-head dd{margin:0}
+@media print{@page{size:A4 landscape;margin:12mm}body{margin:0}table.soa th{position:static}thead{display:table-header-group}tr{break-inside:avoid}}"""
 
 
-def soa_page_html(rows: list[SoARow], as_of: date, organisation: str = "", act_text: str = "") -> str:
-    title = html.escape(f"Statement of Applicability {organisation}".strip())
-    text = f" {html.escape(act_text)}." if act_text else ""
+def soa_header_html(header: SoAHeader) -> str:
+    """The header's fields as a definition list (the SoA page and the report's SoA section)."""
+    return ('<dl class="soa-head">' + "".join(f"<dt>{html.escape(label)}</dt><dd>{html.escape(value)}</dd>"
+                                              for label, value in header.fields()) + "</dl>")
+
+
+def soa_page_html(rows: list[SoARow], header: SoAHeader) -> str:
+    title = html.escape(header.title)
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
-            f"<style>{SOA_PAGE_CSS}</style></head><body><h1>{title}</h1>"
-            f"<p>As of {as_of.isoformat()}.{text} Rows in red need attention: missing from the SoA, "
+            f"<style>{SOA_PAGE_CSS}</style></head><body><h1>{title}</h1>\n{soa_header_html(header)}\n"
+            f"<p>Rows in red need attention: missing from the SoA, "
             f"evidence expired or pending, or applicable but not effective.</p>\n"
             f"{soa_table_html(rows)}\n</body></html>\n")
 
 
-def export_soa(store: Store, path: Path, fmt: str, as_of: date, organisation: str = "") -> list[SoARow]:
-    """Write the SoA to `path` as csv, xlsx or html; returns the rows written."""
-    from .acttext import applied_text
-    from .render import text_line
-
+def export_soa(store: Store, path: Path, fmt: str, as_of: date) -> list[SoARow]:
+    """Write the SoA to `path` as csv, xlsx or html, header included; returns the rows written."""
     rows = soa_rows(store)
-    act_text = text_line(applied_text(store))  # the SoA itself is ISO/IEC 42001; its obligations' text is named
+    header = soa_header(store, as_of)
     if fmt == "csv":
-        path.write_text(soa_csv(rows), encoding="utf-8")
+        path.write_text(soa_csv(rows, header), encoding="utf-8")
     elif fmt == "xlsx":
-        write_xlsx(rows, path, as_of, organisation, act_text)
+        write_xlsx(rows, path, header)
     elif fmt == "html":
-        path.write_text(soa_page_html(rows, as_of, organisation, act_text), encoding="utf-8")
+        path.write_text(soa_page_html(rows, header), encoding="utf-8")
     else:
         raise AimsGraphError(f"unknown SoA format '{fmt}' (choose csv, xlsx or html)")
     return rows
