@@ -678,7 +678,8 @@ def report_command(
 
     analysis = run_analysis(register, run)
     with input_errors():
-        write_report(analysis, output, register.name if register is not None else "the store")
+        write_report(analysis, output, register.name if register is not None else "the store",
+                     [register] if register is not None else [])
     err.print(f"wrote the report to {output}")
     fail_on_exit(analysis, fail_on)
 

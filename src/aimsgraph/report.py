@@ -3,15 +3,25 @@ the summary and readiness per clause, the EU AI Act classification of each AI sy
 obligations and their cover, the findings grouped by clause with what each one affects, the
 Statement of Applicability, and a picture of each system's risk -> control -> evidence graph.
 
+Then the records an auditor samples: nonconformities and corrective actions, internal audits,
+management reviews, incidents and the evidence register (where each item is, when and by whom
+it was produced, how fresh it is). The cover names when and by which aimsgraph version the
+report was generated, the text of the EU AI Act applied and the SHA-256 of each input file.
+
 Everything comes from the analysis: findings from `validation.findings`, classification from
-`pipeline.classify`, obligation cover from the named query `system-obligations`, the SoA from
-`soa.soa_rows` and the pictures from `trace`.
+`pipeline.classify`, obligation cover from the named query `system-obligations` and dates from
+`obligations-not-yet-applicable`, the SoA from `soa.soa_rows`, the records from the named
+queries `nonconformities`, `audits`, `management-reviews`, `incidents` and `evidence-register`,
+and the pictures from `trace`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
+import re
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import networkx as nx
@@ -19,9 +29,9 @@ import networkx as nx
 from . import __version__
 from .acttext import applied_text
 from .pipeline import Analysis, classify, obligation_cover
-from .query import rows_as_text
+from .query import rows_as_text, run_named
 from .render import catalogue_title, group_title, grouped, text_line
-from .soa import SoARow, soa_rows, soa_table_html
+from .soa import SoARow, soa_header, soa_header_html, soa_rows, soa_table_html
 from .trace import impact, to_svg, trace_graph
 from .validate import Finding, readiness
 
@@ -62,6 +72,150 @@ def organisation_facts(analysis: Analysis) -> dict[str, str]:
           OPTIONAL { ?org aims:hasManagementSystem/aims:scopeStatement ?scope }
         } ORDER BY ?name"""))
     return rows[0] if rows else {}
+
+
+def _natural(text: str) -> list:
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text)]
+
+
+def _sorted_words(text: str) -> str:
+    return " ".join(sorted(text.split(), key=_natural))
+
+
+# The record sections: (section id, heading, lead, column headings), filled by `records`.
+RECORD_SECTIONS = (
+    ("nonconformities", "Nonconformities and corrective actions",
+     "Clause 10.2: each nonconformity with what it concerns, the audit that raised it, its root cause and "
+     "corrective action, and its state at the as-of date (overdue: due before it and not completed).",
+     ("Nonconformity", "Title", "Raised on", "Raised by audit", "Concerns", "Root cause", "Corrective action",
+      "Due", "Completed on", "State")),
+    ("audits", "Internal audits",
+     "Clause 9.2: each internal audit with its scope, auditor, independence and the nonconformities it raised.",
+     ("Audit", "Date", "Scope", "Auditor", "Independent", "Nonconformities raised")),
+    ("reviews", "Management reviews",
+     "Clause 9.3: each management review with its attendees (by name) and decisions.",
+     ("Review", "Date", "Attendees", "Decisions")),
+    ("incidents", "Incidents",
+     "A.8.4 and Art 73: each incident; for a serious one the reporting limit and when it was reported.",
+     ("Incident", "AI system", "Date", "Aware on", "Serious", "Kind", "Report limit", "Reported on", "Reporting")),
+    ("evidence", "Evidence",
+     "Clause 7.5: every evidence item with where it is kept, its date, who produced it, its freshness at the "
+     "as-of date and the controls it backs.",
+     ("Evidence", "Title", "Kind", "Location", "Date", "Valid until", "Freshness", "Produced by", "Controls")),
+)
+
+
+def _reporting(row: dict) -> str:
+    if row.get("serious") != "true":
+        return "not serious: no report owed"
+    limit = int(row.get("limitDays") or 15)
+    if row.get("delayDays"):
+        days = int(row["delayDays"])
+        return f"reported after {days} day{'s' * (days != 1)}, " + ("within the limit" if days <= limit else "late")
+    days = int(row.get("daysUnreported") or 0)
+    return f"not reported, {days} day{'s' * (days != 1)} since awareness" + (" (past the limit)" if days > limit else "")
+
+
+def records(store) -> dict[str, list[tuple[str, ...]]]:
+    """The rows of the record sections as the report shows them, from the named queries:
+    people by name, lists sorted, states at the as-of date."""
+    def rows(name: str) -> list[dict]:
+        return rows_as_text(run_named(store, name))
+
+    out = {}
+    out["nonconformities"] = [
+        (r["nonconformity"], r["title"], r.get("raisedOn", ""), _sorted_words(r.get("audits", "")),
+         _sorted_words(r.get("refs", "")), r.get("rootCause", ""), r.get("action", ""), r.get("due", ""),
+         r.get("completedOn", ""), r["state"])
+        for r in sorted(rows("nonconformities"), key=lambda r: _natural(r["nonconformity"]))]
+    out["audits"] = [
+        (r["audit"], r["date"], _sorted_words(r.get("scope", "")), r.get("auditor", ""),
+         {"true": "yes", "false": "no"}.get(r.get("independent", ""), ""), _sorted_words(r.get("findings", "")))
+        for r in rows("audits")]
+    out["reviews"] = [
+        (r["review"], r["date"], "; ".join(sorted(filter(None, r.get("attendees", "").split("; ")))),
+         "\n".join(sorted(filter(None, r.get("decisions", "").split("\n")))))
+        for r in rows("management-reviews")]
+    out["incidents"] = [
+        (r["incident"], r.get("system", ""), r["date"], r.get("awareOn", ""), "yes" if r.get("serious") == "true" else "no",
+         r.get("kind", ""), f"{r['limitDays']} days" if r.get("limitDays") else "", r.get("reportedOn", ""), _reporting(r))
+        for r in rows("incidents")]
+    out["evidence"] = [
+        (r["evidence"], r["title"], r.get("kind", ""), r.get("location", ""), r.get("date", ""), r.get("validUntil", ""),
+         r.get("freshness", "") or "unknown", r.get("producedBy", ""), _sorted_words(r.get("controls", "")))
+        for r in sorted(rows("evidence-register"), key=lambda r: _natural(r["evidence"]))]
+    return out
+
+
+DATE_COLUMNS = {"Raised on", "Due", "Completed on", "Date", "Aware on", "Reported on", "Valid until"}
+STATE_PILL = {"closed": "ready", "open": "attention", "overdue": "not-ready", "valid": "ready", "expiring": "attention",
+              "expired": "not-ready", "pending": "not-ready", "unknown": "attention"}
+
+
+def _record_sections(tables: dict[str, list[tuple[str, ...]]]) -> str:
+    out = []
+    for key, heading, lead, columns in RECORD_SECTIONS:
+        rows = tables.get(key, [])
+        body = []
+        for row in rows:
+            cells = []
+            for column, value in zip(columns, row):
+                if column in ("State", "Freshness") and value:
+                    cells.append(f'<td><span class="pill {STATE_PILL.get(value, "")}">{_e(value)}</span></td>')
+                elif column == "Decisions":
+                    cells.append("<td><ul class=\"plain\">" + "".join(f"<li>{_e(d)}</li>" for d in value.split("\n") if d)
+                                 + "</ul></td>")
+                elif column in ("Nonconformity", "Audit", "Review", "Incident", "Evidence", "Raised by audit"):
+                    cells.append(f'<td class="id">{_e(value)}</td>')
+                elif column in DATE_COLUMNS:
+                    cells.append(f'<td class="date">{_e(value)}</td>')
+                elif column == "Location":
+                    cells.append(f'<td class="loc">{_e(value)}</td>')
+                else:
+                    cells.append(f"<td>{_e(value)}</td>")
+            body.append("<tr>" + "".join(cells) + "</tr>")
+        table = (f'<div class="wide"><table class="records {key}"><thead><tr>'
+                 + "".join(f"<th>{_e(c)}</th>" for c in columns) + "</tr></thead><tbody>" + "".join(body)
+                 + "</tbody></table></div>") if rows else '<p class="muted">None recorded in the register.</p>'
+        out.append(f'<section id="{key}"><h2>{_e(heading)}</h2><p class="lead">{_e(lead)}</p>{table}</section>')
+    return "".join(out)
+
+
+def input_digests(paths: list[Path]) -> list[tuple[str, str]]:
+    """(file name, SHA-256 hex) of each input file; a CSV register folder gives one per file in it."""
+    out = []
+    for path in paths:
+        path = Path(path)
+        files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            name = f"{path.name}/{file.name}" if path.is_dir() else file.name
+            out.append((name, hashlib.sha256(file.read_bytes()).hexdigest()))
+    return out
+
+
+def _cover(analysis: Analysis, org: str, generated: datetime, inputs: list[Path], source: str) -> str:
+    text = applied_text(analysis.store)
+    which = {"original": "original (Regulation (EU) 2024/1689 as adopted)",
+             "amended": "amended (as the shipped catalogue records the amendment)"}.get(text.get("applied", ""),
+                                                                                         text.get("applied", "original"))
+    how = "chosen with --ai-act-text" if text.get("choice") not in (None, "", "auto") else "the text in force at the as-of date"
+    digests = input_digests(inputs) if inputs else []
+    files = ("".join(f'<div class="digest"><span>{_e(name)}</span> <code>sha256:{_e(digest)}</code></div>'
+                     for name, digest in digests)
+             if digests else f"<div>{_e(source or 'the store')} (no input file: read from the store)</div>")
+    fields = [("Organisation", _e(org or "not recorded")),
+              ("Judged as of", _e(analysis.params.as_of.isoformat())),
+              ("Generated", _e(generated.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"))),
+              ("aimsgraph version", _e(__version__)),
+              ("EU AI Act text applied", _e(f"{which}; {how}")),
+              ("Input", files)]
+    return '<dl class="cover">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in fields) + "</dl>"
+
+
+def not_yet_applicable(store) -> dict[tuple[str, str], str]:
+    """(system id, article CURIE) -> the date its obligations apply from, for those that do not
+    apply yet at the as-of date (named query obligations-not-yet-applicable)."""
+    return {(r["system"], r["article"]): r["appliesFrom"] for r in rows_as_text(run_named(store, "obligations-not-yet-applicable"))}
 
 
 CSS = """
@@ -112,9 +266,22 @@ table.soa{font-size:12px}table.soa th{position:sticky;top:0;background:#f1f3f6;c
 .just{display:block;max-width:340px;font-size:11.5px;color:#4b5563}
 table.soa tr.gap td{background:#fdf4f4}
 .figure{overflow-x:auto;border:1px solid var(--line);border-radius:8px;padding:8px;margin:8px 0 16px;background:#fff}
-.figure svg{max-width:100%;height:auto}
+.figure svg{height:auto}
 footer{color:var(--muted);font-size:12px;text-align:center;padding:10px 40px 30px}
-@media print{body{background:#fff}section{break-inside:avoid-page;border:none}header.top{-webkit-print-color-adjust:exact;print-color-adjust:exact}}
+dl.cover{display:grid;grid-template-columns:max-content 1fr;gap:3px 16px;margin:14px 0 0;font-size:12.5px}
+dl.cover dt{opacity:.8}dl.cover dd{margin:0}dl.cover code{font-size:11.5px;word-break:break-all}
+td.date{white-space:nowrap}
+dl.soa-head{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:0 0 12px;font-size:13px}
+dl.soa-head dt{font-weight:600}dl.soa-head dd{margin:0}
+.wide{overflow-x:auto}
+table.records{font-size:12px}table.records td.loc{word-break:break-all;max-width:260px;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:11.5px}
+ul.plain{margin:0;padding-left:16px}
+ul.obl .from{color:var(--muted);font-weight:400;font-size:11.5px;white-space:nowrap}
+.figure svg{max-width:none}
+@media print{@page{size:A4 landscape;margin:10mm}body{background:#fff}main{max-width:none;padding:0 6px}
+section{break-inside:auto;border:none}header.top{-webkit-print-color-adjust:exact;print-color-adjust:exact}
+.wide,.figure{overflow:visible}table.soa th{position:static}thead{display:table-header-group}tr{break-inside:avoid}
+.figure svg{max-width:100%}.cards{grid-template-columns:repeat(6,1fr)}}
 """
 
 
@@ -211,7 +378,9 @@ def _share_bar(entry: dict) -> str:
 MARKS = {"covered": ("ok", "✓"), "partial": ("part", "◐"), "uncovered": ("no", "✗")}
 
 
-def _classification(doc: dict, cover: dict[str, dict[str, str]]) -> str:
+def _classification(doc: dict, cover: dict[str, dict[str, str]], later: dict[tuple[str, str], str] | None = None) -> str:
+    """`later`: (system, article) -> the date obligations not yet applicable at as-of apply from."""
+    later = later or {}
     cards = []
     for s in doc["systems"]:
         basis = ", ".join(s["basis"]) or "no classification basis"
@@ -222,7 +391,9 @@ def _classification(doc: dict, cover: dict[str, dict[str, str]]) -> str:
         states = list(obligations.values())
         items = "".join(
             f'<li class="{MARKS[obligations.get(a, "uncovered")][0]}" title="{_e(catalogue_title(a))}">'
-            f'{MARKS[obligations.get(a, "uncovered")][1]} {_e(a)} {_e(catalogue_title(a))}</li>' for a in s["obligations"])
+            f'{MARKS[obligations.get(a, "uncovered")][1]} {_e(a)} {_e(catalogue_title(a))}'
+            + (f' <span class="from">applies from {_e(later[s["id"], a])}</span>' if (s["id"], a) in later else "")
+            + "</li>" for a in s["obligations"])
         gpai = " · general-purpose AI model" if s["gpai"] else ""
         partial = f', {states.count("partial")} only partially (crosswalk rows that do not discharge them)' \
             if states.count("partial") else ""
@@ -237,7 +408,8 @@ def _classification(doc: dict, cover: dict[str, dict[str, str]]) -> str:
                      f'<span class="pill {_e(s["category"])}">{_e(s["category"])}</span></h3>{body}</div>')
     return ('<section id="classification"><h2>EU AI Act classification</h2>'
             '<p class="lead">Category, basis and operator roles as derived by the rules; each obligation is ticked when an '
-            'effective control discharges it (◐: only crosswalk rows that do not discharge it cover it in part).</p>'
+            'effective control discharges it (◐: only crosswalk rows that do not discharge it cover it in part); '
+            '"applies from" marks obligations that do not apply yet at the as-of date (Art 113).</p>'
             f'<div class="systems">{"".join(cards)}</div></section>')
 
 
@@ -301,8 +473,10 @@ def _pictures(graph: nx.DiGraph, doc: dict) -> str:
     return "".join(out)
 
 
-def report_html(analysis: Analysis, source: str = "") -> str:
-    """The whole report as one HTML document."""
+def report_html(analysis: Analysis, source: str = "", inputs: list[Path] | None = None,
+                generated: datetime | None = None) -> str:
+    """The whole report as one HTML document. `inputs` are the register file(s) read, whose
+    SHA-256 the cover gives; `generated` the time printed on it (default: now)."""
     findings = analysis.validation.findings
     doc = classify(analysis.store)
     cover = obligation_cover(analysis.store)
@@ -311,11 +485,13 @@ def report_html(analysis: Analysis, source: str = "") -> str:
     facts = organisation_facts(analysis)
     org = facts.get("name", "")
     as_of = analysis.params.as_of.isoformat()
+    generated = generated or datetime.now(timezone.utc)
     scope = f'<p class="scope"><strong>AIMS scope:</strong> {_e(facts["scope"])}</p>' if facts.get("scope") else ""
     soa_section = ('<section id="soa"><h2>Statement of Applicability</h2>'
+                   f"{soa_header_html(soa_header(analysis.store, analysis.params.as_of))}"
                    '<p class="lead">Every ISO/IEC 42001 Annex A control (MISSING: no row in the register), then the '
-                   "organisation's own controls; evidence freshness at the as-of date.</p>"
-                   f'<div style="overflow-x:auto">{soa_table_html(soa)}</div></section>')
+                   "organisation's own controls; owners by name, evidence freshness at the as-of date.</p>"
+                   f'<div class="wide">{soa_table_html(soa)}</div></section>')
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -323,19 +499,22 @@ def report_html(analysis: Analysis, source: str = "") -> str:
         f'<header class="top"><h1>AI management system audit report</h1>'
         f'<div class="meta">{_e(org)} · ISO/IEC 42001:2023 and EU AI Act (Regulation (EU) 2024/1689) · '
         f"judged as of {as_of}</div>"
-        f'<div class="meta">{_e(text_line(applied_text(analysis.store)))}</div>{scope}</header><main>'
+        f'<div class="meta">{_e(text_line(applied_text(analysis.store)))}</div>{scope}'
+        f"{_cover(analysis, org, generated, list(inputs or []), source)}</header><main>"
         + _summary(findings, readiness_by_clause(findings), doc, soa, readiness(analysis.store, findings),
                    readiness(analysis.store, [f for f in findings if f.severity == "violation"]))
-        + _classification(doc, cover)
+        + _classification(doc, cover, not_yet_applicable(analysis.store))
         + _findings(findings, graph)
         + soa_section
+        + _record_sections(records(analysis.store))
         + _pictures(graph, doc)
         + "</main>"
         f"<footer>Generated by aimsgraph {_e(__version__)}"
         + (f" from {_e(source)}" if source else "")
+        + f" on {_e(generated.astimezone(timezone.utc).strftime('%Y-%m-%d %H:%M UTC'))}"
         + ". ISO/IEC 42001 clause and control titles only; summaries are aimsgraph's own words.</footer>"
         "</body></html>\n")
 
 
-def write_report(analysis: Analysis, path: Path, source: str = "") -> None:
-    path.write_text(report_html(analysis, source), encoding="utf-8")
+def write_report(analysis: Analysis, path: Path, source: str = "", inputs: list[Path] | None = None) -> None:
+    path.write_text(report_html(analysis, source, inputs), encoding="utf-8")

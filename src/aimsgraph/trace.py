@@ -295,23 +295,50 @@ def _layers(graph: nx.DiGraph) -> list[list[str]]:
     return layers
 
 
-def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+SVG_FONT = 12  # px at the picture's own size, which the report shows unscaled: every label >= 11 px
+SVG_LINE = 15
+SVG_CHARS = 24  # characters per line in a box (Helvetica at 12 px in a 180 px box)
+
+
+def _wrap(text: str, width: int = SVG_CHARS) -> list[str]:
+    """Lines of at most `width` characters, broken at spaces, slashes or hyphens where it can,
+    inside a word only when it must: nothing is cut off."""
+    import textwrap
+
+    lines: list[str] = []
+    for part in textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=True) or [""]:
+        while len(part) > width:  # a long id: break after a slash or hyphen, else hard
+            cut = max(part.rfind("/", 0, width), part.rfind("-", 0, width)) + 1 or width
+            lines.append(part[:cut])
+            part = part[cut:]
+        lines.append(part)
+    return lines
 
 
 def to_svg(graph: nx.DiGraph, title: str = "", id_prefix: str = "trace") -> str:
     """A self-contained SVG picture of the graph, laid out in columns (pure Python, no
-    Graphviz): boxes per entry, gaps in red, full labels as hover titles. `id_prefix` keeps
-    element ids unique when several pictures share one HTML page."""
-    box_w, box_h, gap_x, gap_y, pad, head = 196, 46, 40, 12, 16, 30 if title else 0
+    Graphviz): a box per entry with its id, label and state wrapped in full (12 px text, no
+    truncation), gaps in red, one arrow per edge with its own end points on both boxes (two
+    treatments using one control give two arrows, never one), full labels as hover titles.
+    `id_prefix` keeps element ids unique when several pictures share one HTML page."""
+    box_w, gap_x, gap_y, pad, head = 180, 26, 12, 12, 30 if title else 0
     layers = _layers(graph)
-    tallest = max((len(layer) for layer in layers), default=1)
-    width = pad * 2 + len(layers) * box_w + max(len(layers) - 1, 0) * gap_x
-    height = pad * 2 + head + tallest * box_h + max(tallest - 1, 0) * gap_y + 22
+    lines: dict[str, tuple[list[str], list[str], list[str]]] = {}
+    height_of: dict[str, float] = {}
+    for node, data in graph.nodes(data=True):
+        state = data["state"] + ("  ✗" if is_problem(data) else "")
+        lines[node] = (_wrap(node), _wrap(data["label"]), _wrap(state) if state else [])
+        height_of[node] = 10 + SVG_LINE * sum(len(part) for part in lines[node])
     xy: dict[str, tuple[float, float]] = {}
+    bottom = pad + head
     for col, layer in enumerate(layers):
-        for row, node in enumerate(layer):  # top-aligned, so a chain reads along one line
-            xy[node] = (pad + col * (box_w + gap_x), pad + head + row * (box_h + gap_y))
+        y = pad + head
+        for node in layer:  # top-aligned, so a chain reads along one line
+            xy[node] = (pad + col * (box_w + gap_x), y)
+            y += height_of[node] + gap_y
+        bottom = max(bottom, y - gap_y)
+    width = pad * 2 + len(layers) * box_w + max(len(layers) - 1, 0) * gap_x
+    height = bottom + pad + 26
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height:.0f}" width="{width}" '
            f'height="{height:.0f}" font-family="Helvetica, Arial, sans-serif" role="img">',
            f'<defs><marker id="{id_prefix}-arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
@@ -319,13 +346,30 @@ def to_svg(graph: nx.DiGraph, title: str = "", id_prefix: str = "trace") -> str:
     if title:
         out.append(f'<text x="{pad}" y="{pad + 14}" font-size="14" font-weight="bold" fill="#1f2937">'
                    f'{html.escape(title)}</text>')
-    for source, target in sorted(graph.edges, key=lambda e: (_natural(e[0]), _natural(e[1]))):
-        (x1, y1), (x2, y2) = xy[source], xy[target]
+    edges = sorted(graph.edges, key=lambda e: (_natural(e[0]), _natural(e[1])))
+
+    def centre_y(node: str) -> float:
+        return xy[node][1] + height_of[node] / 2
+
+    # each edge gets its own end point on each box, spread over the box's side in the order of
+    # the box at the other end, so arrows into one control from several treatments stay apart
+    outgoing: dict[str, list[str]] = {}
+    incoming: dict[str, list[str]] = {}
+    for source, target in edges:
+        outgoing.setdefault(source, []).append(target)
+        incoming.setdefault(target, []).append(source)
+
+    def anchor(node: str, others: list[str], other: str) -> float:
+        ordered = sorted(others, key=lambda n: (centre_y(n), _natural(n)))
+        return xy[node][1] + height_of[node] * (ordered.index(other) + 1) / (len(ordered) + 1)
+
+    for source, target in edges:
+        (x1, _), (x2, _) = xy[source], xy[target]
+        y1, y2 = anchor(source, outgoing[source], target), anchor(target, incoming[target], source)
         if x2 > x1:
-            x1, y1, x2, y2 = x1 + box_w, y1 + box_h / 2, x2, y2 + box_h / 2
+            x1 = x1 + box_w
             bend = (x2 - x1) / 2
         else:  # a component system in the same column: loop out to the left
-            y1, y2 = y1 + box_h / 2, y2 + box_h / 2
             bend = -pad
         relation = READ_DOWN[graph.edges[source, target]["relation"]]
         out.append(f'<path d="M {x1:.0f} {y1:.0f} C {x1 + bend:.0f} {y1:.0f}, {x2 - bend:.0f} {y2:.0f}, {x2:.0f} {y2:.0f}" '
@@ -335,24 +379,24 @@ def to_svg(graph: nx.DiGraph, title: str = "", id_prefix: str = "trace") -> str:
         data = graph.nodes[node]
         problem = is_problem(data)
         fill, stroke = PROBLEM_STYLE if problem else STYLE[data["kind"]]
-        state = data["state"] + ("  ✗" if problem else "")
         hover = html.escape(f"{data['kind']} {node}: {data['label']} [{data['state']}]")
         out.append(f'<g><title>{hover}</title>'
-                   f'<rect x="{x:.0f}" y="{y:.0f}" width="{box_w}" height="{box_h}" rx="6" fill="{fill}" '
-                   f'stroke="{stroke}" stroke-width="{2 if problem else 1.2}"/>'
-                   f'<text x="{x + 8:.0f}" y="{y + 15:.0f}" font-size="11" font-weight="bold" fill="{stroke}">'
-                   f'{html.escape(_clip(node, 30))}</text>'
-                   f'<text x="{x + 8:.0f}" y="{y + 28:.0f}" font-size="9.5" fill="#333333">'
-                   f'{html.escape(_clip(data["label"], 36))}</text>'
-                   f'<text x="{x + 8:.0f}" y="{y + 40:.0f}" font-size="9" fill="{stroke}">'
-                   f'{html.escape(_clip(state, 40))}</text></g>')
-    legend_y = height - pad + 4
+                   f'<rect x="{x:.0f}" y="{y:.0f}" width="{box_w}" height="{height_of[node]:.0f}" rx="6" fill="{fill}" '
+                   f'stroke="{stroke}" stroke-width="{2 if problem else 1.2}"/>')
+        ids, label, state = lines[node]
+        line_y = y + 5 + SVG_FONT
+        for text, style in ([(s, f'font-weight="bold" fill="{stroke}"') for s in ids]
+                            + [(s, 'fill="#333333"') for s in label] + [(s, f'fill="{stroke}"') for s in state]):
+            out.append(f'<text x="{x + 7:.0f}" y="{line_y:.0f}" font-size="{SVG_FONT}" {style}>{html.escape(text)}</text>')
+            line_y += SVG_LINE
+        out.append("</g>")
+    legend_y = height - pad
     x = pad
     for kind in [k for k in KINDS if any(d["kind"] == k for _, d in graph.nodes(data=True))] + ["gap"]:
         fill, stroke = PROBLEM_STYLE if kind == "gap" else STYLE[kind]
-        out.append(f'<rect x="{x}" y="{legend_y - 9:.0f}" width="10" height="10" rx="2" fill="{fill}" stroke="{stroke}"/>'
-                   f'<text x="{x + 14}" y="{legend_y:.0f}" font-size="10" fill="#555555">{kind}</text>')
-        x += 24 + 7 * len(kind)
+        out.append(f'<rect x="{x}" y="{legend_y - 10:.0f}" width="11" height="11" rx="2" fill="{fill}" stroke="{stroke}"/>'
+                   f'<text x="{x + 15}" y="{legend_y:.0f}" font-size="{SVG_FONT}" fill="#555555">{kind}</text>')
+        x += 28 + 7 * len(kind)
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
