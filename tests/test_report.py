@@ -6,10 +6,6 @@ browser (Debian chromium; skipped with a reason when chromium is absent)."""
 from __future__ import annotations
 
 import re
-import shutil
-import struct
-import subprocess
-import zlib
 from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
@@ -18,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from aimsgraph.cli import app
+from browser import dump_dom, needs_chromium, pdf_pages, png_size_and_colours, print_pdf, screenshot
 from aimsgraph.pipeline import analyse
 from aimsgraph.report import readiness_by_clause, report_html, system_risk_graph
 from aimsgraph.trace import trace_graph
@@ -28,7 +25,6 @@ CONFORMANT = ROOT / "examples" / "conformant" / "register.yaml"
 AS_OF = date(2026, 1, 31)
 SECTION_IDS = ["summary", "classification", "findings", "soa", "nonconformities", "audits", "reviews", "incidents",
                "evidence", "trace"]
-CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser") if shutil.which(n)), None)
 
 _ANALYSES: dict = {}
 
@@ -141,37 +137,24 @@ def test_a_register_with_planned_controls_is_not_ready(tmp_path):
     assert '<span class="pill not-ready">Not ready</span>' in page
 
 
-def _png_size_and_colours(path: Path) -> tuple[int, int, int]:
-    """Width, height and number of distinct byte values in the pixel data (a blank page has ~2)."""
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    width, height = struct.unpack(">II", data[16:24])
-    idat, pos = b"", 8
-    while pos < len(data):
-        length = struct.unpack(">I", data[pos:pos + 4])[0]
-        kind = data[pos + 4:pos + 8]
-        if kind == b"IDAT":
-            idat += data[pos + 8:pos + 8 + length]
-        pos += 12 + length
-    return width, height, len(set(zlib.decompress(idat)))
-
-
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium); "
-                                             "the report cannot be rendered in a real browser here")
+@needs_chromium
 def test_report_renders_in_headless_chromium(report_file, tmp_path):
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}"]
-    shot = tmp_path / "report.png"
-    subprocess.run([CHROMIUM, *flags, f"--screenshot={shot}", "--window-size=1280,2000", report_file.as_uri()],
-                   capture_output=True, timeout=120, check=True)
-    width, height, colours = _png_size_and_colours(shot)
-    assert (width, height) == (1280, 2000)
+    """On screen at 1400 px and printed to PDF, as a browser shows and prints it; the DOM the
+    browser built keeps every section, the new ones included."""
+    profile = tmp_path / "profile"
+    width, height, colours = png_size_and_colours(screenshot(report_file, tmp_path / "report.png", profile, 1400, 2000))
+    assert (width, height) == (1400, 2000)
     assert colours > 50  # text, cards and colours, not a blank or error page
-    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", report_file.as_uri()],
-                         capture_output=True, text=True, timeout=120, check=True).stdout
+    pdf = print_pdf(report_file, tmp_path / "report.pdf", profile)
+    assert pdf.stat().st_size > 100_000 and pdf_pages(pdf) > 5  # 30+ findings, the SoA, records, pictures
+    dom = dump_dom(report_file, profile)
     assert "AI management system audit report" in dom  # the browser parsed and kept the document
-    assert dom.count("<svg") == 4 and dom.count('<section id="') == len(SECTION_IDS)
+    assert re.findall(r'<section id="([a-z]+)">', dom) == SECTION_IDS
+    for heading in ("Nonconformities and corrective actions", "Internal audits", "Management reviews", "Incidents",
+                    "Evidence"):
+        assert f"<h2>{heading}</h2>" in dom
+    assert dom.count("<svg") == 4 and 'class="from">applies from 2026-08-02</span>' in dom
+    assert "<dt>aimsgraph version</dt>" in dom and "NC-2025-02" in dom and "dms://finsecure/procurement/DD-2025-044" in dom
 
 
 # ------------------------------------------------------------------ the auditor's records (issue 14)

@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from aimsgraph.cli import app
+from browser import needs_chromium
 from analyses import analysed as shared_analysis
 from aimsgraph.load import load_packaged
 from aimsgraph.query import rows_as_text, run_named
@@ -252,3 +253,21 @@ def test_soa_draft_yaml_pasted_into_the_register_loads(cli_runner, tmp_path):
 def test_soa_draft_refuses_a_format(cli_runner):
     result = cli_runner.invoke(app, ["soa", str(DRAFT), "--draft", "--format", "csv"])
     assert result.exit_code == 2 and "--draft writes YAML" in result.output
+
+
+@needs_chromium
+def test_soa_html_renders_on_screen_and_in_print(cli_runner, tmp_path):
+    from browser import dump_dom, pdf_pages, png_size_and_colours, print_pdf, screenshot
+
+    page = tmp_path / "soa.html"
+    result = cli_runner.invoke(app, ["soa", str(FINSECURE), "--as-of", "2026-01-31", "-o", str(page)])
+    assert result.exit_code == 0, result.output
+    profile = tmp_path / "profile"
+    width, height, colours = png_size_and_colours(screenshot(page, tmp_path / "soa.png", profile, 1400, 1600))
+    assert (width, height) == (1400, 1600) and colours > 50
+    pdf = print_pdf(page, tmp_path / "soa.pdf", profile)
+    assert pdf.stat().st_size > 30_000 and pdf_pages(pdf) > 0
+    dom = dump_dom(page, profile)
+    assert "<dt>Version</dt><dd>2.1</dd><dt>Approved by</dt><dd>Dr. Katharina Brandt</dd>" in dom
+    table = dom[dom.index('<table class="soa">'):]
+    assert table[:table.index("</table>")].count("<tr") == 1 + 38 + 2
