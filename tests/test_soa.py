@@ -28,7 +28,7 @@ ANNEX_A = ["A.2.2", "A.2.3", "A.2.4", "A.3.2", "A.3.3", "A.4.2", "A.4.3", "A.4.4
            "A.5.3", "A.5.4", "A.5.5", "A.6.1.2", "A.6.1.3", "A.6.2.2", "A.6.2.3", "A.6.2.4", "A.6.2.5", "A.6.2.6",
            "A.6.2.7", "A.6.2.8", "A.7.2", "A.7.3", "A.7.4", "A.7.5", "A.7.6", "A.8.2", "A.8.3", "A.8.4", "A.8.5",
            "A.9.2", "A.9.3", "A.9.4", "A.10.2", "A.10.3", "A.10.4"]
-ACT_TEXT = "EU AI Act text: Regulation (EU) 2024/1689 as adopted (2024 text) (in force at the as-of date)"
+ACT_TEXT = "Regulation (EU) 2024/1689 as adopted (2024 text) (in force at the as-of date)"
 FINSECURE_HEADER_ROWS = [
     ("Statement of Applicability FinSecure Bank AG", None), ("Version", "2.1"), ("Approved by", "Dr. Katharina Brandt"),
     ("Approved on", "2025-11-28"), ("As of", "2026-01-31"), ("EU AI Act text", ACT_TEXT), (None, None), ("Control", "Title")]
@@ -271,3 +271,14 @@ def test_soa_html_renders_on_screen_and_in_print(cli_runner, tmp_path):
     assert "<dt>Version</dt><dd>2.1</dd><dt>Approved by</dt><dd>Dr. Katharina Brandt</dd>" in dom
     table = dom[dom.index('<table class="soa">'):]
     assert table[:table.index("</table>")].count("<tr") == 1 + 38 + 2
+
+
+def test_soa_approver_must_name_a_person(cli_runner, tmp_path):
+    bad = tmp_path / "register.yaml"
+    bad.write_text(DRAFT.read_text(encoding="utf-8").replace(
+        '  scope: "Credit scoring and customer chat at ACME"\n',
+        '  scope: "Credit scoring and customer chat at ACME"\n  soa_version: "1.0"\n  soa_approved_by: nobody\n'),
+        encoding="utf-8")
+    result = cli_runner.invoke(app, ["soa", str(bad), "--as-of", "2026-01-31"])
+    assert result.exit_code == 2
+    assert "register.yaml: entry 'aims', key 'soa_approved_by': 'nobody' names no person in the register" in result.output
