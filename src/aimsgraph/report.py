@@ -202,7 +202,7 @@ def _cover(analysis: Analysis, org: str, generated: datetime, inputs: list[Path]
     digests = input_digests(inputs) if inputs else []
     files = ("".join(f'<div class="digest"><span>{_e(name)}</span> <code>sha256:{_e(digest)}</code></div>'
                      for name, digest in digests)
-             if digests else f"<div>{_e(source or 'the store')} (no input file: read from the store)</div>")
+             if digests else f"<div>{_e(source or 'the store')} (no digest: built from a stored analysis, not from a file)</div>")
     fields = [("Organisation", _e(org or "not recorded")),
               ("Judged as of", _e(analysis.params.as_of.isoformat())),
               ("Generated", _e(generated.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"))),
