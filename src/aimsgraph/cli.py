@@ -10,6 +10,7 @@ wrote their answer and 2 on bad input. Every error goes to standard error.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import inspect
 import sys
@@ -476,16 +477,33 @@ def serve(
         raise typer.Exit(EXIT_BAD_INPUT) from None
     with input_errors():
         token = read_token(file=write_token_file)
-    analysis = run_analysis(register, run)
-    with input_errors():
-        analysis.validation  # noqa: B018 - findings before serving, not in the first request
-        service = Service.from_analysis(
-            analysis, register.name if register else (run.org or "the store"),
-            engine="rdflib" if run.store == "rdflib" else "oxigraph",
-            timeout=timeout, max_body=max_body, workers=workers, heavy_workers=heavy_workers, max_rows=max_rows,
-            write_token=token, allow_service=allow_service)
+    options = dict(engine="rdflib" if run.store == "rdflib" else "oxigraph", timeout=timeout, max_body=max_body,
+                   workers=workers, heavy_workers=heavy_workers, max_rows=max_rows, write_token=token,
+                   allow_service=allow_service)
+    stored = run.store_dir is not None or run.store.startswith(("http://", "https://"))
+    orgs, store = [], None
+    if register is None and stored and run.org is None:
+        from . import workspace
+
+        store = open_run_store(run)
+        with input_errors():
+            orgs = workspace.organisations(store)
+    if len(orgs) > 1:  # every organisation of the store, each request names one (org=ID)
+        analyses = {org: run_analysis(None, dataclasses.replace(run, org=org), store) for org in orgs}
+        with input_errors():
+            for analysis in analyses.values():
+                analysis.validation  # noqa: B018 - findings before serving, not in the first request
+            service = Service.from_analyses(analyses, "the store", **options)
+        what = f"{len(orgs)} organisations of the store (name one with org=ID)"
+    else:
+        analysis = run_analysis(register, run, store)
+        with input_errors():
+            analysis.validation  # noqa: B018 - findings before serving, not in the first request
+            service = Service.from_analysis(analysis, register.name if register else (run.org or "the store"),
+                                            **options)
+        what = str(register or "the store")
     writes = "writes with the token" if token else "read-only"
-    err.print(f"serving {register or 'the store'} as of {service.meta.as_of} on http://{host}:{port} "
+    err.print(f"serving {what} as of {service.meta.as_of} on http://{host}:{port} "
               f"(SPARQL endpoint /sparql, API docs /docs; {writes}; timeout {timeout:g} s)", highlight=False)
     uvicorn.run(create_app(service), host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)
 
