@@ -139,3 +139,13 @@ def test_one_organisation_server_accepts_its_own_org_and_refuses_others(tmp_path
         r = http.get("/gaps", params={"org": "northwind"})
         assert r.status_code == 404
         assert r.json()["error"] == "this server holds no organisation 'northwind' (known: finsecure)"
+
+
+def test_the_act_text_chosen_holds_at_another_as_of_date():
+    """Re-reasoning at another date in a worker keeps the server's --ai-act-text choice."""
+    service = Service.from_path(FINSECURE, AS_OF, workers=1, timeout=60, ai_act_text="original")
+    with running(service) as base, client(base) as http:
+        now = http.get("/gaps").json()["ai_act_text"]
+        later = http.get("/gaps", params={"as_of": "2030-01-01"}).json()["ai_act_text"]
+    assert (now["choice"], now["applied"]) == ("original", "original")
+    assert (later["choice"], later["applied"]) == ("original", "original")

@@ -740,12 +740,12 @@ class Service:
     def from_path(cls, path: Path | str, as_of: date | None = None, *, owl_engine: str = "auto",
                   store_engine: str = "oxigraph", validator: str = "store", window_months: int = 12,
                   expiring_days: int = 30, root: str | None = None, worker_store: str = "memory",
-                  progress=None, **options: Any) -> "Service":
+                  progress=None, ai_act_text: str = "auto", **options: Any) -> "Service":
         from .pipeline import QUIET, analyse
 
         analysis = analyse(path, as_of, owl_engine=owl_engine, store_engine=store_engine,
                            window_months=window_months, expiring_days=expiring_days, validator=validator,
-                           progress=progress or QUIET)
+                           progress=progress or QUIET, ai_act_text=ai_act_text)
         analysis.validation  # noqa: B018 - findings before serving, not in the first request
         return cls.from_analysis(analysis, Path(path).name, root, store_engine, worker_store, **options)
 
