@@ -167,13 +167,30 @@ def pack_files(analysis, register: Path | None) -> dict[str, bytes]:
     files = {
         "report.html": report_html(analysis, source).encode("utf-8"),
         "soa.csv": soa_csv(rows).encode("utf-8"),
-        "soa.xlsx": xlsx.getvalue(),
+        "soa.xlsx": reproducible_xlsx(xlsx.getvalue(), analysis.params.as_of),
         "soa.html": soa_page_html(rows, analysis.params.as_of, org_name, act).encode("utf-8"),
         RESULTS_FILE: results_json(analysis, source, CATALOG_FILE).encode("utf-8"),
         CATALOG_FILE: catalog_json().encode("utf-8"),
     }
     text = json.dumps(manifest(analysis, register, files), indent=2, ensure_ascii=False) + "\n"
     return {"manifest.json": text.encode("utf-8"), **files}
+
+
+_XLSX_STAMP = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)")
+
+
+def reproducible_xlsx(data: bytes, as_of) -> bytes:
+    """The workbook with the as-of date in place of the time it was written (its zip entries'
+    times and its created/modified properties), so the same analysis gives the same package."""
+    stamp = as_of.timetuple()[:6]
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            body = source.read(info)
+            if info.filename == "docProps/core.xml":
+                body = _XLSX_STAMP.sub(rb"\g<1>" + as_of.isoformat().encode() + rb"T00:00:00Z\g<2>", body)
+            target.writestr(zipfile.ZipInfo(info.filename, date_time=stamp), body, zipfile.ZIP_DEFLATED)
+    return out.getvalue()
 
 
 def write_pack(analysis, output: Path, register: Path | None = None) -> list[str]:
