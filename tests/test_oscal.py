@@ -5,6 +5,7 @@ compliance-trestle's OSCAL models and come out byte-identical when written again
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import date
 from pathlib import Path
@@ -199,3 +200,18 @@ def test_export_oscal_bad_output_path_exits_2_naming_it(cli_runner, tmp_path, ar
     result = cli_runner.invoke(app, [a.replace("{tmp}", str(tmp_path)) for a in args])
     assert result.exit_code == 2
     assert message.replace("{tmp}", str(tmp_path)) in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize("command", ["oscal", "evidence"])
+def test_export_commands_take_the_shared_run_options_and_refuse_a_bad_register(cli_runner, tmp_path, command):
+    text = cli_runner.invoke(app, ["export", command, "--help"]).stdout
+    for option in ("--as-of", "--store", "--store-dir", "--org", "--owl-engine", "--validator", "--window-months",
+                   "--expiring-days", "--output"):
+        assert len(re.findall(rf"^  (?:-o, )?{option}(?![\w-])", text, re.MULTILINE)) == 1, (command, option)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("format: aimsgraph-register/1\norganization: {id: x, name: X, colour: red}\n", encoding="utf-8")
+    out = tmp_path / "out.zip"
+    result = cli_runner.invoke(app, ["export", command, str(bad), "-o", str(out), "--as-of", "2026-01-31"])
+    assert result.exit_code == 2
+    assert "bad.yaml: entry 'x', key 'colour': unknown key" in result.stderr and result.stdout == ""
+    assert not out.exists()
