@@ -19,9 +19,10 @@ from typer.testing import CliRunner
 pytest.importorskip("trestle", reason="the oscal extra (compliance-trestle) is not installed")
 pytest.importorskip("openpyxl", reason="the reports extra (openpyxl) is not installed")
 
-from aimsgraph.cli import app  # noqa: E402
-from aimsgraph.evidence_pack import local_file, write_pack  # noqa: E402
-from analyses import analysed  # noqa: E402
+from analyses import analysed
+
+from aimsgraph.cli import app
+from aimsgraph.evidence_pack import local_file, write_pack
 
 ROOT = Path(__file__).resolve().parents[1]
 FINSECURE = ROOT / "examples" / "finsecure" / "register.yaml"

@@ -15,13 +15,19 @@ from typer.testing import CliRunner
 
 pytest.importorskip("trestle", reason="the oscal extra (compliance-trestle) is not installed")
 
-from trestle.oscal.assessment_results import AssessmentResults  # noqa: E402
-from trestle.oscal.catalog import Catalog  # noqa: E402
+from analyses import analysed
+from trestle.oscal.assessment_results import AssessmentResults
+from trestle.oscal.catalog import Catalog
 
-from aimsgraph.cli import app  # noqa: E402
-from aimsgraph.oscal import CATALOG_FILE, NAMESPACE, catalog_json, requirements, write_oscal  # noqa: E402
-from aimsgraph.pipeline import gaps_document  # noqa: E402
-from analyses import analysed  # noqa: E402
+from aimsgraph.cli import app
+from aimsgraph.oscal import (
+    CATALOG_FILE,
+    NAMESPACE,
+    catalog_json,
+    requirements,
+    write_oscal,
+)
+from aimsgraph.pipeline import gaps_document
 
 ROOT = Path(__file__).resolve().parents[1]
 FINSECURE = ROOT / "examples" / "finsecure" / "register.yaml"

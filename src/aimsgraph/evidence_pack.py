@@ -21,7 +21,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import __version__
-from .oscal import CATALOG_FILE, ExportError, catalog_json, organisation, results_json, writable
+from .oscal import (
+    CATALOG_FILE,
+    ExportError,
+    catalog_json,
+    organisation,
+    results_json,
+    writable,
+)
 from .query import rows_as_text
 from .store import Store
 
@@ -153,10 +160,10 @@ def manifest(analysis, register: Path | None, files: dict[str, bytes]) -> dict:
 
 def pack_files(analysis, register: Path | None) -> dict[str, bytes]:
     """Every member of the package, by name, manifest first."""
-    from .report import report_html
-    from .soa import soa_csv, soa_page_html, soa_rows, write_xlsx
     from .acttext import applied_text
     from .render import text_line
+    from .report import report_html
+    from .soa import soa_csv, soa_page_html, soa_rows, write_xlsx
 
     source = register.name if register is not None else "the store"
     _, org_name = organisation(analysis.store)

@@ -25,7 +25,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import networkx as nx
@@ -43,7 +43,7 @@ CATALOG_FILE = "oscal-catalog.json"  # the catalog's name beside the results (an
 CATALOG_MEDIA_TYPE = "application/oscal.catalog+json"
 # The catalog's last-modified: fixed per release of the shipped catalogues (they carry no date),
 # so the catalog's bytes change only with its content.
-CATALOG_RELEASED = datetime(2026, 12, 1, tzinfo=timezone.utc)
+CATALOG_RELEASED = datetime(2026, 12, 1, tzinfo=UTC)
 
 # (top group id, title, concept classes it holds)
 GROUPS = (
@@ -83,7 +83,7 @@ def statement_id(curie: str) -> str:
 
 
 def _moment(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def _natural(text: str) -> list:
