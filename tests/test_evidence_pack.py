@@ -22,7 +22,8 @@ pytest.importorskip("openpyxl", reason="the reports extra (openpyxl) is not inst
 from analyses import analysed
 
 from aimsgraph.cli import app
-from aimsgraph.evidence_pack import local_file, write_pack
+from aimsgraph.evidence_pack import local_file, register_folder, write_pack
+from aimsgraph.soa import soa_csv, soa_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 FINSECURE = ROOT / "examples" / "finsecure" / "register.yaml"
@@ -62,7 +63,7 @@ def local_pack(local_register) -> tuple[list[str], zipfile.ZipFile]:
     return members, zipfile.ZipFile(io.BytesIO(out.read_bytes()))
 
 
-def test_pack_members_are_exact_and_the_manifest_hashes_them(local_pack):
+def test_pack_members_are_exact_and_the_manifest_hashes_them(local_register, local_pack):
     members, archive = local_pack
     assert members == archive.namelist() == MEMBERS
     manifest = json.loads(archive.read("manifest.json"))
@@ -74,7 +75,7 @@ def test_pack_members_are_exact_and_the_manifest_hashes_them(local_pack):
         "generator": "aimsgraph 0.1.0", "as_of": "2026-01-31",
         "organisation": {"id": "northwind", "name": "Northwind Analytics BV"}, "register": "register.yaml"}
     assert archive.read("report.html").startswith(b"<!DOCTYPE html>")
-    assert archive.read("soa.csv").startswith(b"Control,Title,Origin,")
+    assert archive.read("soa.csv").decode("utf-8") == soa_csv(soa_rows(analysed(local_register, AS_OF).store))
     import openpyxl
 
     book = openpyxl.load_workbook(io.BytesIO(archive.read("soa.xlsx")))
@@ -110,6 +111,9 @@ def test_local_file_refuses_urls_and_paths_leaving_the_folder(tmp_path):
         "nope.txt")] == ["url", "url", "url", "outside-register", "outside-register", "outside-register", "url",
                          "missing"]
     assert local_file("a.txt", None) == ("no-register-folder", None)
+    # paths are relative to a register file's folder, or to a CSV register's folder itself
+    assert register_folder(tmp_path / "a.txt") == tmp_path and register_folder(tmp_path) == tmp_path
+    assert register_folder(None) is None
 
 
 def test_finsecure_manifest_lists_every_evidence_item_with_freshness(tmp_path):
@@ -146,8 +150,8 @@ def test_export_evidence_command_writes_the_pack(cli_runner, local_register, loc
 
 
 @pytest.mark.parametrize("output, message", [
-    ("{tmp}/no/such/pack.zip", "{tmp}/no/such/pack.zip: folder '{tmp}/no/such' does not exist; "
-                               "cannot write the evidence package there"),
+    ("{tmp}/no/such/pack.zip",
+     "{tmp}/no/such/pack.zip: folder '{tmp}/no/such' does not exist; cannot write the evidence package there"),
     ("{tmp}", "{tmp}: is a folder; give the evidence package file to write"),
 ])
 def test_export_evidence_bad_output_path_exits_2_before_any_analysis(cli_runner, tmp_path, output, message):

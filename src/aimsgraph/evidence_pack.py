@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 import re
+import tempfile
 import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -159,26 +160,24 @@ def manifest(analysis, register: Path | None, files: dict[str, bytes]) -> dict:
 
 
 def pack_files(analysis, register: Path | None) -> dict[str, bytes]:
-    """Every member of the package, by name, manifest first."""
-    from .acttext import applied_text
-    from .render import text_line
-    from .report import report_html
-    from .soa import soa_csv, soa_page_html, soa_rows, write_xlsx
+    """Every member of the package, by name, manifest first. The report and the SoA files are
+    what the `report` and `soa` commands write (through the same functions)."""
+    from .report import write_report
+    from .soa import export_soa
 
     source = register.name if register is not None else "the store"
-    _, org_name = organisation(analysis.store)
-    rows = soa_rows(analysis.store)
-    act = text_line(applied_text(analysis.store))
-    xlsx = io.BytesIO()
-    write_xlsx(rows, xlsx, analysis.params.as_of, org_name, act)
-    files = {
-        "report.html": report_html(analysis, source).encode("utf-8"),
-        "soa.csv": soa_csv(rows).encode("utf-8"),
-        "soa.xlsx": reproducible_xlsx(xlsx.getvalue(), analysis.params.as_of),
-        "soa.html": soa_page_html(rows, analysis.params.as_of, org_name, act).encode("utf-8"),
-        RESULTS_FILE: results_json(analysis, source, CATALOG_FILE).encode("utf-8"),
-        CATALOG_FILE: catalog_json().encode("utf-8"),
-    }
+    as_of = analysis.params.as_of
+    files: dict[str, bytes] = {}
+    with tempfile.TemporaryDirectory(prefix="aimsgraph-pack-") as work:
+        folder = Path(work)
+        write_report(analysis, folder / "report.html", source)
+        for fmt in ("csv", "xlsx", "html"):
+            export_soa(analysis.store, folder / f"soa.{fmt}", fmt, as_of)
+        for name in ("report.html", "soa.csv", "soa.xlsx", "soa.html"):
+            files[name] = (folder / name).read_bytes()
+    files["soa.xlsx"] = reproducible_xlsx(files["soa.xlsx"], as_of)
+    files[RESULTS_FILE] = results_json(analysis, source, CATALOG_FILE).encode("utf-8")
+    files[CATALOG_FILE] = catalog_json().encode("utf-8")
     text = json.dumps(manifest(analysis, register, files), indent=2, ensure_ascii=False) + "\n"
     return {"manifest.json": text.encode("utf-8"), **files}
 
