@@ -688,7 +688,7 @@ def export_oscal_command(
         writable(output, "OSCAL assessment results")  # a bad path fails before the analysis
     analysis = run_analysis(register, run)
     with input_errors():
-        results, written = write_oscal(analysis, output, register.name if register is not None else "", catalog)
+        results, written = write_oscal(analysis, output, register.name if register is not None else "the store", catalog)
     err.print(f"wrote {len(analysis.validation.findings)} findings to {results} and the catalog to {written}")
 
 
