@@ -683,6 +683,66 @@ def report_command(
     fail_on_exit(analysis, fail_on)
 
 
+# --- export: documents for auditors (oscal.py, evidence_pack.py) --------------------------------
+
+export_app = typer.Typer(help="Documents for auditors: OSCAL assessment results and catalog, the evidence package.",
+                         no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("oscal")
+@with_run_options
+def export_oscal_command(
+    run: RunOptions,
+    output: Annotated[Path, typer.Option("-o", "--output", help="The OSCAL assessment results (JSON) to write.")],
+    register: RegisterArg = None,
+    catalog: Annotated[Optional[Path], typer.Option("--catalog", help="Where to write the catalog the results point into (default: oscal-catalog.json beside the results).")] = None,
+) -> None:
+    """OSCAL assessment results: one finding per `gaps` finding at --as-of, with its observation,
+    evidence and the requirement it targets; and the OSCAL catalog of those requirements beside it."""
+    from .oscal import writable, write_oscal
+
+    with input_errors():
+        writable(output, "OSCAL assessment results")  # a bad path fails before the analysis
+    analysis = run_analysis(register, run)
+    with input_errors():
+        results, written = write_oscal(analysis, output, register.name if register is not None else "the store", catalog)
+    err.print(f"wrote {len(analysis.validation.findings)} findings to {results} and the catalog to {written}")
+
+
+@export_app.command("oscal-catalog")
+def export_oscal_catalog_command(
+    output: Annotated[Path, typer.Option("-o", "--output", help="The OSCAL catalog (JSON) to write.")],
+) -> None:
+    """The OSCAL catalog alone: ISO/IEC 42001 clauses and Annex A controls, EU AI Act articles and
+    obligations, with ids, titles and aimsgraph's own summaries."""
+    from .oscal import catalog_json, writable, write_text
+
+    with input_errors():
+        write_text(writable(output, "OSCAL catalog"), catalog_json(), "OSCAL catalog")
+    err.print(f"wrote the catalog to {output}")
+
+
+@export_app.command("evidence")
+@with_run_options
+def export_evidence_command(
+    run: RunOptions,
+    output: Annotated[Path, typer.Option("-o", "--output", help="The zip file to write.")],
+    register: RegisterArg = None,
+) -> None:
+    """The evidence package: a zip with the HTML report, the SoA (CSV, XLSX, HTML), the OSCAL
+    results and catalog, and manifest.json listing every evidence item (SHA-256 of local files)."""
+    from .evidence_pack import write_pack
+    from .oscal import writable
+
+    with input_errors():
+        writable(output, "evidence package")
+    analysis = run_analysis(register, run)
+    with input_errors():
+        members = write_pack(analysis, output, register)
+    err.print(f"wrote {len(members)} files to {output}")
+
+
 def example_register() -> Path:
     """The FinSecure example: shipped inside the wheel, or in the source tree when run from a checkout."""
     from .resources import data_path
