@@ -10,6 +10,7 @@ wrote their answer and 2 on bad input. Every error goes to standard error.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import inspect
 import sys
@@ -476,16 +477,33 @@ def serve(
         raise typer.Exit(EXIT_BAD_INPUT) from None
     with input_errors():
         token = read_token(file=write_token_file)
-    analysis = run_analysis(register, run)
-    with input_errors():
-        analysis.validation  # noqa: B018 - findings before serving, not in the first request
-        service = Service.from_analysis(
-            analysis, register.name if register else (run.org or "the store"),
-            engine="rdflib" if run.store == "rdflib" else "oxigraph",
-            timeout=timeout, max_body=max_body, workers=workers, heavy_workers=heavy_workers, max_rows=max_rows,
-            write_token=token, allow_service=allow_service)
+    options = dict(engine="rdflib" if run.store == "rdflib" else "oxigraph", timeout=timeout, max_body=max_body,
+                   workers=workers, heavy_workers=heavy_workers, max_rows=max_rows, write_token=token,
+                   allow_service=allow_service)
+    stored = run.store_dir is not None or run.store.startswith(("http://", "https://"))
+    orgs, store = [], None
+    if register is None and stored and run.org is None:
+        from . import workspace
+
+        store = open_run_store(run)
+        with input_errors():
+            orgs = workspace.organisations(store)
+    if len(orgs) > 1:  # every organisation of the store, each request names one (org=ID)
+        analyses = {org: run_analysis(None, dataclasses.replace(run, org=org), store) for org in orgs}
+        with input_errors():
+            for analysis in analyses.values():
+                analysis.validation  # noqa: B018 - findings before serving, not in the first request
+            service = Service.from_analyses(analyses, "the store", **options)
+        what = f"{len(orgs)} organisations of the store (name one with org=ID)"
+    else:
+        analysis = run_analysis(register, run, store)
+        with input_errors():
+            analysis.validation  # noqa: B018 - findings before serving, not in the first request
+            service = Service.from_analysis(analysis, register.name if register else (run.org or "the store"),
+                                            **options)
+        what = str(register or "the store")
     writes = "writes with the token" if token else "read-only"
-    err.print(f"serving {register or 'the store'} as of {service.meta.as_of} on http://{host}:{port} "
+    err.print(f"serving {what} as of {service.meta.as_of} on http://{host}:{port} "
               f"(SPARQL endpoint /sparql, API docs /docs; {writes}; timeout {timeout:g} s)", highlight=False)
     uvicorn.run(create_app(service), host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)
 
@@ -682,6 +700,66 @@ def report_command(
                      [register] if register is not None else [])
     err.print(f"wrote the report to {output}")
     fail_on_exit(analysis, fail_on)
+
+
+# --- export: documents for auditors (oscal.py, evidence_pack.py) --------------------------------
+
+export_app = typer.Typer(help="Documents for auditors: OSCAL assessment results and catalog, the evidence package.",
+                         no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("oscal")
+@with_run_options
+def export_oscal_command(
+    run: RunOptions,
+    output: Annotated[Path, typer.Option("-o", "--output", help="The OSCAL assessment results (JSON) to write.")],
+    register: RegisterArg = None,
+    catalog: Annotated[Optional[Path], typer.Option("--catalog", help="Where to write the catalog the results point into (default: oscal-catalog.json beside the results).")] = None,
+) -> None:
+    """OSCAL assessment results: one finding per `gaps` finding at --as-of, with its observation,
+    evidence and the requirement it targets; and the OSCAL catalog of those requirements beside it."""
+    from .oscal import writable, write_oscal
+
+    with input_errors():
+        writable(output, "OSCAL assessment results")  # a bad path fails before the analysis
+    analysis = run_analysis(register, run)
+    with input_errors():
+        results, written = write_oscal(analysis, output, register.name if register is not None else "the store", catalog)
+    err.print(f"wrote {len(analysis.validation.findings)} findings to {results} and the catalog to {written}")
+
+
+@export_app.command("oscal-catalog")
+def export_oscal_catalog_command(
+    output: Annotated[Path, typer.Option("-o", "--output", help="The OSCAL catalog (JSON) to write.")],
+) -> None:
+    """The OSCAL catalog alone: ISO/IEC 42001 clauses and Annex A controls, EU AI Act articles and
+    obligations, with ids, titles and aimsgraph's own summaries."""
+    from .oscal import catalog_json, writable, write_text
+
+    with input_errors():
+        write_text(writable(output, "OSCAL catalog"), catalog_json(), "OSCAL catalog")
+    err.print(f"wrote the catalog to {output}")
+
+
+@export_app.command("evidence")
+@with_run_options
+def export_evidence_command(
+    run: RunOptions,
+    output: Annotated[Path, typer.Option("-o", "--output", help="The zip file to write.")],
+    register: RegisterArg = None,
+) -> None:
+    """The evidence package: a zip with the HTML report, the SoA (CSV, XLSX, HTML), the OSCAL
+    results and catalog, and manifest.json listing every evidence item (SHA-256 of local files)."""
+    from .evidence_pack import write_pack
+    from .oscal import writable
+
+    with input_errors():
+        writable(output, "evidence package")
+    analysis = run_analysis(register, run)
+    with input_errors():
+        members = write_pack(analysis, output, register)
+    err.print(f"wrote {len(members)} files to {output}")
 
 
 def example_register() -> Path:

@@ -516,5 +516,6 @@ def report_html(analysis: Analysis, source: str = "", inputs: list[Path] | None 
         "</body></html>\n")
 
 
-def write_report(analysis: Analysis, path: Path, source: str = "", inputs: list[Path] | None = None) -> None:
-    path.write_text(report_html(analysis, source, inputs), encoding="utf-8")
+def write_report(analysis: Analysis, path: Path, source: str = "", inputs: list[Path] | None = None,
+                 generated: datetime | None = None) -> None:
+    path.write_text(report_html(analysis, source, inputs, generated), encoding="utf-8")

@@ -21,6 +21,7 @@ block the event loop, `/health` included.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date
 from typing import Any
@@ -29,7 +30,7 @@ from urllib.parse import parse_qsl
 from .errors import InputError, QueryError
 from .limits import shorten
 from .query import named_queries
-from .service import GRAPH_OFFERS, UPLOAD_TYPES, Reply, Service, negotiate, read_token  # noqa: F401 (API)
+from .service import GRAPH_OFFERS, UPLOAD_TYPES, Reply, Service, UnknownOrganisation, negotiate, read_token  # noqa: F401 (API)
 
 try:  # the server extra; the module still imports (for its plain functions) without it
     from fastapi import APIRouter, FastAPI, Request
@@ -156,10 +157,19 @@ def _endpoint(request: "Request") -> str:
     return str(request.url.replace(query="", fragment=""))
 
 
-def service_description(service: Service, endpoint: str, media: str) -> bytes:
+def _org_meta(service: Service, org: str | None):
+    try:
+        return service.metas[service.resolve_org(org)]
+    except UnknownOrganisation as exc:
+        raise BadRequest(exc.status, str(exc)) from None
+
+
+def service_description(service: Service, endpoint: str, media: str, meta=None) -> bytes:
     """The SPARQL 1.1 Service Description of this endpoint: languages, formats, features, and
     the default dataset (the union default graph and every named graph, with its size)."""
     import pyoxigraph as ox
+
+    meta = meta or service.meta
 
     def n(iri: str) -> ox.NamedNode:
         return ox.NamedNode(iri)
@@ -174,7 +184,7 @@ def service_description(service: Service, endpoint: str, media: str) -> bytes:
                ox.Triple(dataset, rdf_type, n(SD + "Dataset")),
                ox.Triple(dataset, n(SD + "defaultGraph"), default),
                ox.Triple(default, rdf_type, n(SD + "Graph")),
-               ox.Triple(default, void_triples, ox.Literal(str(sum(service.meta.graphs.values())),
+               ox.Triple(default, void_triples, ox.Literal(str(sum(meta.graphs.values())),
                                                            datatype=n("http://www.w3.org/2001/XMLSchema#integer")))]
     if service.write_token:
         triples.append(ox.Triple(me, n(SD + "supportedLanguage"), n(SD + "SPARQL11Update")))
@@ -183,7 +193,7 @@ def service_description(service: Service, endpoint: str, media: str) -> bytes:
     for fmt in ("SPARQL_Results_JSON", "SPARQL_Results_XML", "SPARQL_Results_CSV", "SPARQL_Results_TSV",
                 "Turtle", "N-Triples", "JSON-LD", "RDF_XML"):
         triples.append(ox.Triple(me, n(SD + "resultFormat"), n(FORMATS + fmt)))
-    for index, (graph, count) in enumerate(service.meta.graphs.items()):
+    for index, (graph, count) in enumerate(meta.graphs.items()):
         named, inner = ox.BlankNode(f"named{index}"), ox.BlankNode(f"graph{index}")
         triples += [ox.Triple(dataset, n(SD + "namedGraph"), named), ox.Triple(named, rdf_type, n(SD + "NamedGraph")),
                     ox.Triple(named, n(SD + "name"), n(graph)), ox.Triple(named, n(SD + "graph"), inner),
@@ -203,12 +213,18 @@ def make_router(service: Service) -> "APIRouter":
         raise ImportError("the HTTP API needs the server extra: pip install 'aimsgraph[server]'")
     router = APIRouter()
 
-    def heavy_date(as_of: date | None) -> bool:
-        return as_of is not None and as_of != service.meta.as_of
+    def heavy_date(as_of: date | None, org: str | None) -> bool:
+        meta = service.meta_of(org)
+        return as_of is not None and meta is not None and as_of != meta.as_of
 
-    async def run(task: str, *args: Any, heavy: bool = False, cache: bool = False) -> "Response":
+    async def run(task: str, *args: Any, heavy: bool = False, cache: bool = False, org: str | None = None) -> "Response":
         await service.ensure_started()
-        return _reply(await service.run(task, *args, heavy=heavy, cache=cache))
+        return _reply(await service.run(task, *args, heavy=heavy, cache=cache, org=org))
+
+    def org_param(pairs: list[tuple[str, str]]) -> str | None:
+        """`org` from the query string or form (the SPARQL and Graph Store routes read their own)."""
+        values = _values(pairs, "org")
+        return one(values, "org") if values else None
 
     def guarded(handler):
         """Turn BadRequest into its JSON answer (FastAPI routes cannot share a try block)."""
@@ -229,7 +245,8 @@ def make_router(service: Service) -> "APIRouter":
         named = [_iri(v, "named-graph-uri") for v in _values(pairs, "named-graph-uri")]
         dataset_given = bool(defaults or named)
         return await run("sparql", text, request.headers.get("accept"), defaults if dataset_given else None,
-                         named if dataset_given else None, _endpoint(request), service.allow_service)
+                         named if dataset_given else None, _endpoint(request), service.allow_service,
+                         org=org_param(pairs))
 
     async def update(request: Request, text: str, pairs: list[tuple[str, str]]) -> "Response":
         check_write(request)
@@ -237,7 +254,7 @@ def make_router(service: Service) -> "APIRouter":
         using_named = [_iri(v, "using-named-graph-uri") for v in _values(pairs, "using-named-graph-uri")]
         await service.ensure_started()
         return _reply(await service.write("write_update", text, using, using_named, _endpoint(request),
-                                          service.allow_service))
+                                          service.allow_service, org=org_param(pairs)))
 
     def check_write(request: Request) -> None:
         if not service.write_token:
@@ -258,12 +275,13 @@ def make_router(service: Service) -> "APIRouter":
         if _values(pairs, "update"):
             raise BadRequest(400, "SPARQL updates are sent by POST, never GET")
         if not queries:
-            if pairs:
+            if [k for k, _ in pairs if k != "org"]:
                 raise BadRequest(400, "missing SPARQL query (the 'query' parameter)")
             media = negotiate(request.headers.get("accept"), GRAPH_OFFERS)
             if media is None:
                 raise BadRequest(406, f"the service description is available as: {', '.join(GRAPH_OFFERS)}")
-            return Response(service_description(service, _endpoint(request), media), media_type=media)
+            meta = _org_meta(service, org_param(pairs))
+            return Response(service_description(service, _endpoint(request), media, meta), media_type=media)
         return await query(request, one(queries, "query"), pairs)
 
     @router.post("/sparql", summary="SPARQL 1.1 query or update (POST form, application/sparql-query, "
@@ -307,7 +325,8 @@ def make_router(service: Service) -> "APIRouter":
     @router.get("/store", summary="Graph Store Protocol: read a graph (?graph=IRI or ?default)")
     @guarded
     async def store_get(request: Request) -> Response:
-        return await run("read_graph", graph_param(request), request.headers.get("accept"))
+        return await run("read_graph", graph_param(request), request.headers.get("accept"),
+                         org=org_param(_form(request.url.query)))
 
     @router.api_route("/store", methods=["PUT", "POST", "DELETE"],
                       summary="Graph Store Protocol: replace (PUT), add to (POST) or drop (DELETE) a graph")
@@ -321,22 +340,23 @@ def make_router(service: Service) -> "APIRouter":
             _utf8_only(params)
             body = await _body(request, service.max_body)
         await service.ensure_started()
-        return _reply(await service.write("write_graph", request.method, graph, body, media))
+        return _reply(await service.write("write_graph", request.method, graph, body, media,
+                                          org=org_param(_form(request.url.query))))
 
     # --- the CLI's answers ------------------------------------------------------------------
 
     @router.get("/gaps", summary="Findings (register.md output contract)")
     @guarded
     async def gaps_get(severity: str | None = None, rule: str | None = None, system: str | None = None,
-                       as_of: str | None = None) -> Response:
+                       as_of: str | None = None, org: str | None = None) -> Response:
         day = _as_of(as_of)
-        return await run("gaps", severity, rule, system, day, heavy=heavy_date(day), cache=True)
+        return await run("gaps", severity, rule, system, day, heavy=heavy_date(day, org), cache=True, org=org)
 
     @router.post("/gaps", summary="Findings for a register sent in the body (YAML, Turtle, N-Triples, "
                                   "JSON-LD, RDF/XML, TriG, N-Quads)")
     @guarded
     async def gaps_post(request: Request, as_of: str | None = None, severity: str | None = None,
-                        rule: str | None = None, system: str | None = None) -> Response:
+                        rule: str | None = None, system: str | None = None, org: str | None = None) -> Response:
         day = _as_of(as_of)
         media, _params = _media(request.headers.get("content-type"))
         if media not in UPLOAD_TYPES:
@@ -344,13 +364,13 @@ def make_router(service: Service) -> "APIRouter":
                                   f"(send one of: {', '.join(UPLOAD_TYPES)})")
         body = await _body(request, service.max_body)
         return await run("gaps_upload", body, media, day, {"severity": severity, "rule": rule, "system": system},
-                         heavy=True)
+                         heavy=True, org=org)  # `org` only picks the worker's settings: the upload is its own
 
     @router.get("/classify", summary="EU AI Act classification per AI system")
     @guarded
-    async def classify_get(as_of: str | None = None) -> Response:
+    async def classify_get(as_of: str | None = None, org: str | None = None) -> Response:
         day = _as_of(as_of)
-        return await run("classify", day, heavy=heavy_date(day), cache=True)
+        return await run("classify", day, heavy=heavy_date(day, org), cache=True, org=org)
 
     @router.get("/queries", summary="The named query library")
     async def queries_list() -> JSONResponse:
@@ -368,54 +388,74 @@ def make_router(service: Service) -> "APIRouter":
         pairs = _form(request.url.query)
         params: dict[str, str] = {}
         for key, value in pairs:
-            if key == "as_of":
+            if key in ("as_of", "org"):
                 continue
             if key in params:
                 raise BadRequest(400, f"send one '{shorten(key, 40)}' parameter")
             params[key] = value
         day = _as_of(next((v for k, v in pairs if k == "as_of"), None))
-        return await run("named", name, params, day, heavy=heavy_date(day), cache=True)
+        org = org_param(pairs)
+        if org is None and service.default_org is None and named_queries()[name].reads == "organisations":
+            return await across_organisations(name, params, day)
+        return await run("named", name, params, day, heavy=heavy_date(day, org), cache=True, org=org)
+
+    async def across_organisations(name: str, params: dict[str, str], day: date | None) -> "Response":
+        """A certification body's question (`# reads: organisations`) with no org named, on a server
+        of several: asked of each organisation, the rows together (each query's answer about one
+        organisation depends on that organisation's graphs only)."""
+        await service.ensure_started()
+        replies = await service.run_each("named", name, params, day, cache=True)
+        rows: list = []
+        columns: list = []
+        for reply in replies.values():
+            if reply.status != 200:
+                return _reply(reply)
+            answer = json.loads(reply.body)
+            columns = answer.get("columns", columns)
+            rows.extend(answer.get("rows", []))
+        rows.sort(key=lambda row: [str(row.get(c, "")) for c in columns])
+        return JSONResponse({"columns": columns, "rows": rows})
 
     @router.get("/trace/{ident}", summary="The chains an entry rests on, and what rests on it (nodes, edges)")
     @guarded
-    async def trace_get(ident: str, as_of: str | None = None) -> Response:
+    async def trace_get(ident: str, as_of: str | None = None, org: str | None = None) -> Response:
         day = _as_of(as_of)
-        return await run("trace", _ident(ident, "id"), day, heavy=heavy_date(day), cache=True)
+        return await run("trace", _ident(ident, "id"), day, heavy=heavy_date(day, org), cache=True, org=org)
 
     @router.get("/impact/{ident}", summary="If this control fails or this evidence lapses: what loses cover")
     @guarded
-    async def impact_get(ident: str, as_of: str | None = None) -> Response:
+    async def impact_get(ident: str, as_of: str | None = None, org: str | None = None) -> Response:
         day = _as_of(as_of)
-        return await run("impact", _ident(ident, "id"), day, heavy=heavy_date(day), cache=True)
+        return await run("impact", _ident(ident, "id"), day, heavy=heavy_date(day, org), cache=True, org=org)
 
     @router.get("/hotspots", summary="Controls ranked by the coverage resting on them")
     @guarded
-    async def hotspots_get(top: int | None = None, as_of: str | None = None) -> Response:
+    async def hotspots_get(top: int | None = None, as_of: str | None = None, org: str | None = None) -> Response:
         if top is not None and top < 1:
             raise BadRequest(400, "top must be 1 or more")
         day = _as_of(as_of)
-        return await run("hotspots", top, day, heavy=heavy_date(day), cache=True)
+        return await run("hotspots", top, day, heavy=heavy_date(day, org), cache=True, org=org)
 
     @router.get("/explain", summary="Why a derived fact holds: rule or axiom and premises, as a tree")
     @guarded
     async def explain_get(subject: str, predicate: str | None = None, object: str | None = None,  # noqa: A002
-                          as_of: str | None = None) -> Response:
+                          as_of: str | None = None, org: str | None = None) -> Response:
         day = _as_of(as_of)
         return await run("explain", _ident(subject, "subject"), _ident(predicate, "predicate"),
-                         _ident(object, "object"), day, heavy=heavy_date(day), cache=True)
+                         _ident(object, "object"), day, heavy=heavy_date(day, org), cache=True, org=org)
 
     @router.get("/soa", summary="Statement of Applicability as JSON, CSV or XLSX")
     @guarded
-    async def soa_get(format: str = "json", as_of: str | None = None) -> Response:  # noqa: A002
+    async def soa_get(format: str = "json", as_of: str | None = None, org: str | None = None) -> Response:  # noqa: A002
         if format not in ("json", "csv", "xlsx"):
             raise BadRequest(400, f"format '{shorten(format, 20)}': choose json, csv or xlsx")
         day = _as_of(as_of)
-        return await run("soa", format, day, heavy=heavy_date(day), cache=True)
+        return await run("soa", format, day, heavy=heavy_date(day, org), cache=True, org=org)
 
     @router.get("/report", summary="The auditor's report (one self-contained HTML page)")
     @guarded
-    async def report_get(as_of: str | None = None) -> Response:
-        return await run("report", _as_of(as_of), heavy=True, cache=True)
+    async def report_get(as_of: str | None = None, org: str | None = None) -> Response:
+        return await run("report", _as_of(as_of), heavy=True, cache=True, org=org)
 
     @router.get("/health", summary="Liveness and what is loaded (never waits for a worker)")
     async def health() -> dict:

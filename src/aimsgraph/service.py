@@ -153,6 +153,7 @@ class Snapshot:
     generation: int
     engine: str = "oxigraph"  # how workers read it: oxigraph, rdflib (reference) or a server URL
     worker_store: str = "memory"  # memory: each worker copies it into memory; disk: reads it in place
+    org: str = ""  # the organisation whose analysis it holds ("": a register that names none)
 
     @property
     def store_dir(self) -> str:
@@ -176,11 +177,13 @@ class SnapshotMeta:
     findings: list  # validate.Finding
     source: str = ""
     graphs: dict[str, int] = field(default_factory=dict)  # named graph -> triples
+    ai_act_text: str = "auto"  # the --ai-act-text choice the analysis was made under
 
     def params(self, as_of: date | None = None):
         from .reason import Parameters
 
-        return Parameters(as_of or self.as_of, self.window_months, self.expiring_days)
+        return Parameters(as_of or self.as_of, self.window_months, self.expiring_days,
+                          getattr(self, "ai_act_text", "auto"))
 
 
 def graph_counts(store: ox.Store) -> dict[str, int]:
@@ -192,13 +195,13 @@ def graph_counts(store: ox.Store) -> dict[str, int]:
 
 
 def write_snapshot(native: ox.Store, meta: SnapshotMeta, root: str, generation: int, engine: str,
-                   worker_store: str) -> Snapshot:
+                   worker_store: str, org: str = "") -> Snapshot:
     """Write `native` (every graph) and `meta` to `root/gen-N`, atomically: a folder that exists
     under its final name is complete."""
     final = os.path.join(root, f"gen-{generation}")
     partial = final + ".partial"
     shutil.rmtree(partial, ignore_errors=True)
-    os.makedirs(partial)
+    os.makedirs(partial)  # (and `root`, for an organisation's first snapshot)
     disk = ox.Store(os.path.join(partial, "store"))
     disk.bulk_load(native.dump(format=ox.RdfFormat.N_QUADS), format=ox.RdfFormat.N_QUADS)
     disk.flush()
@@ -207,13 +210,13 @@ def write_snapshot(native: ox.Store, meta: SnapshotMeta, root: str, generation: 
     with open(os.path.join(partial, "meta.pickle"), "wb") as f:
         pickle.dump(meta, f)
     os.rename(partial, final)
-    return Snapshot(final, generation, engine, worker_store)
+    return Snapshot(final, generation, engine, worker_store, org)
 
 
 def analysis_meta(analysis, source: str = "") -> SnapshotMeta:
     return SnapshotMeta(analysis.params.as_of, analysis.params.window_months, analysis.params.expiring_days,
                         analysis.reasoning.owl_engine, analysis.validator, analysis.reasoning,
-                        list(analysis.validation.findings), source)
+                        list(analysis.validation.findings), source, ai_act_text=analysis.params.ai_act_text)
 
 
 def _copy_store(native: ox.Store) -> ox.Store:
@@ -242,9 +245,13 @@ class WorkerState:
     unless told otherwise), its analysis, and caches (the trace graph, one analysis at another
     as-of date). Built in the worker by the pool; `run` does one task."""
 
+    KEEP_OPEN = 4  # snapshots (organisations) a worker keeps open besides the one it reads
+    _PER_SNAPSHOT = ("snapshot", "meta", "store", "native", "analysis", "_trace", "_other")
+
     def __init__(self, snapshot: Snapshot, limits: dict):
         self.limits = limits
         self.snapshot: Snapshot | None = None
+        self._kept: OrderedDict[str, dict] = OrderedDict()  # directory -> the attributes above
         self.open(snapshot)
 
     def open(self, snapshot: Snapshot) -> None:
@@ -274,7 +281,22 @@ class WorkerState:
     # helpers
 
     def ensure(self, snapshot: Snapshot) -> None:
-        if self.snapshot is None or snapshot.generation != self.snapshot.generation:
+        """Read `snapshot` from now on: the one open, one kept open (a server of several
+        organisations switches between them per request), or opened now. An organisation's older
+        generations are dropped; past KEEP_OPEN the least recently read one is."""
+        if self.snapshot is not None and snapshot.directory == self.snapshot.directory:
+            return
+        if self.snapshot is not None:
+            self._kept[self.snapshot.directory] = {name: getattr(self, name) for name in self._PER_SNAPSHOT}
+        for directory in [d for d, kept in self._kept.items()
+                          if kept["snapshot"].org == snapshot.org and d != snapshot.directory]:
+            del self._kept[directory]
+        kept = self._kept.pop(snapshot.directory, None)
+        while len(self._kept) > self.KEEP_OPEN:
+            self._kept.popitem(last=False)
+        if kept is not None:
+            self.__dict__.update(kept)
+        else:
             self.open(snapshot)
 
     def analysis_at(self, as_of: date | None):
@@ -476,9 +498,11 @@ class WorkerState:
         reasoning = reason(store, params, self.meta.owl_engine)
         validation = validate(store, self.meta.validator)
         meta = SnapshotMeta(params.as_of, params.window_months, params.expiring_days, self.meta.owl_engine,
-                            self.meta.validator, reasoning, list(validation.findings), self.meta.source)
+                            self.meta.validator, reasoning, list(validation.findings), self.meta.source,
+                            ai_act_text=params.ai_act_text)
         assert self.snapshot is not None
-        snapshot = write_snapshot(work, meta, root, generation, self.snapshot.engine, self.snapshot.worker_store)
+        snapshot = write_snapshot(work, meta, root, generation, self.snapshot.engine, self.snapshot.worker_store,
+                                  self.snapshot.org)
         return snapshot, {"generation": generation, "findings": len(meta.findings),
                           "inferred": reasoning.owl_triples + reasoning.rule_triples}
 
@@ -600,21 +624,36 @@ def read_token(value: str | None = None, file: str | Path | None = None) -> str 
     return token
 
 
+class UnknownOrganisation(InputError):
+    """A request names no organisation this server holds, or none where it holds several."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+
+
 class Service:
-    """One served register: the current snapshot, the worker pools and the limits.
+    """The served organisations (one for a register; one or more for a persistent store), each
+    with its current snapshot, plus the worker pools and the limits. Requests name the
+    organisation with `org`; with one organisation it may be left out.
 
     Build it with `from_path` (load, reason and validate a register, then write the first
-    snapshot) or `from_analysis`; start its workers with `await start()` (the application's
-    lifespan does) and stop them with `await close()`."""
+    snapshot), `from_analysis` or `from_analyses`; start its workers with `await start()` (the
+    application's lifespan does) and stop them with `await close()`."""
 
-    def __init__(self, snapshot: Snapshot, *, root: str | None = None, owns_root: bool = False,
+    def __init__(self, snapshot: "Snapshot | dict[str, Snapshot]", *, root: str | None = None, owns_root: bool = False,
                  timeout: float = 30.0, write_timeout: float = 300.0, workers: int = 2, heavy_workers: int = 1,
                  max_body: int = API_LIMITS.max_bytes, max_rows: int | None = 100_000,
                  max_result_bytes: int | None = 64 * MiB, max_queue: int = 64, worker_memory_mb: int | None = None,
                  write_token: str | None = None, allow_service: bool = False):
-        self.snapshot = snapshot
-        self.meta = snapshot.meta()
-        self.root = root or str(Path(snapshot.directory).parent)
+        self.snapshots: dict[str, Snapshot] = dict(sorted(
+            ({snapshot.org: snapshot} if isinstance(snapshot, Snapshot) else snapshot).items()))
+        if not self.snapshots:
+            raise InputError("nothing to serve: the store holds no organisation")
+        self.metas = {org: s.meta() for org, s in self.snapshots.items()}
+        self.default_org = next(iter(self.snapshots)) if len(self.snapshots) == 1 else None
+        first = next(iter(self.snapshots.values()))
+        self.root = root or str(Path(first.directory).parent)
         self.owns_root = owns_root
         self.timeout = timeout
         self.write_timeout = write_timeout
@@ -627,8 +666,8 @@ class Service:
         limits = {"max_rows": max_rows, "max_result_bytes": max_result_bytes, "timeout": timeout}
         from .workers import WorkerPool
 
-        def state_args() -> tuple:  # a worker started later opens the snapshot served then
-            return (self.snapshot, limits)
+        def state_args() -> tuple:  # a worker started later opens a snapshot served then
+            return (next(iter(self.snapshots.values())), limits)
 
         self.pools = {
             "query": WorkerPool("query", workers, WorkerState, state_args, max_queue=max_queue,
@@ -640,6 +679,43 @@ class Service:
         self._start_lock: Any = None
         self.started = False
 
+    # the organisations
+
+    @property
+    def organisations(self) -> list[str]:
+        return list(self.snapshots)
+
+    def resolve_org(self, org: str | None) -> str:
+        """The organisation a request means; UnknownOrganisation (400 or 404) says which there are."""
+        if org is None or org == "":
+            if self.default_org is not None:
+                return self.default_org
+            listed = ", ".join(self.organisations[:20]) + (", …" if len(self.snapshots) > 20 else "")
+            raise UnknownOrganisation(f"this server holds {len(self.snapshots)} organisations; name one with "
+                                      f"org=ID ({listed})", 400)
+        if org not in self.snapshots:
+            from .errors import unknown_name
+
+            raise UnknownOrganisation("this server holds " + unknown_name("organisation", shorten(org, 80),
+                                                                          self.snapshots), 404)
+        return org
+
+    @property
+    def snapshot(self) -> "Snapshot":
+        """The snapshot of the only (or first) organisation."""
+        return self.snapshots[self.default_org if self.default_org is not None else next(iter(self.snapshots))]
+
+    @property
+    def meta(self) -> "SnapshotMeta":
+        return self.metas[self.snapshot.org]
+
+    def meta_of(self, org: str | None) -> "SnapshotMeta | None":
+        """The analysis of `org` (None when the request names none that exists: it fails later)."""
+        try:
+            return self.metas[self.resolve_org(org)]
+        except UnknownOrganisation:
+            return None
+
     # building
 
     @classmethod
@@ -647,20 +723,30 @@ class Service:
                       worker_store: str = "memory", **options: Any) -> "Service":
         owns = root is None
         root = root or tempfile.mkdtemp(prefix="aimsgraph-serve-")
-        native = analysis.store.native if isinstance(analysis.store, OxigraphStore) else _native_copy(analysis.store)
-        snapshot = write_snapshot(native, analysis_meta(analysis, source), root, 0, engine, worker_store)
+        snapshot = _first_snapshot(analysis, source, root, engine, worker_store, organisation_of(analysis.store) or "")
         return cls(snapshot, root=root, owns_root=owns, **options)
+
+    @classmethod
+    def from_analyses(cls, analyses: "dict[str, Any]", source: str = "", root: str | None = None,
+                      engine: str = "oxigraph", worker_store: str = "memory", **options: Any) -> "Service":
+        """Serve several organisations (org id -> its Analysis), each under `root/org-<id>/`."""
+        owns = root is None
+        root = root or tempfile.mkdtemp(prefix="aimsgraph-serve-")
+        snapshots = {org: _first_snapshot(analysis, source or org, os.path.join(root, f"org-{org}"), engine,
+                                          worker_store, org)
+                     for org, analysis in analyses.items()}
+        return cls(snapshots, root=root, owns_root=owns, **options)
 
     @classmethod
     def from_path(cls, path: Path | str, as_of: date | None = None, *, owl_engine: str = "auto",
                   store_engine: str = "oxigraph", validator: str = "store", window_months: int = 12,
                   expiring_days: int = 30, root: str | None = None, worker_store: str = "memory",
-                  progress=None, **options: Any) -> "Service":
+                  progress=None, ai_act_text: str = "auto", **options: Any) -> "Service":
         from .pipeline import QUIET, analyse
 
         analysis = analyse(path, as_of, owl_engine=owl_engine, store_engine=store_engine,
                            window_months=window_months, expiring_days=expiring_days, validator=validator,
-                           progress=progress or QUIET)
+                           progress=progress or QUIET, ai_act_text=ai_act_text)
         analysis.validation  # noqa: B018 - findings before serving, not in the first request
         return cls.from_analysis(analysis, Path(path).name, root, store_engine, worker_store, **options)
 
@@ -691,14 +777,18 @@ class Service:
             shutil.rmtree(self.root, ignore_errors=True)
 
     async def run(self, task: str, *args: Any, heavy: bool = False, cache: bool = False,
-                  timeout: float | None = None) -> Reply:
-        """Run one task in a worker within the timeout: its Reply, or 503 when the deadline
-        passed (the worker is killed and replaced), the workers are all busy with a full queue,
-        or a worker died."""
+                  timeout: float | None = None, org: str | None = None) -> Reply:
+        """Run one task on organisation `org`'s snapshot in a worker within the timeout: its
+        Reply, or 503 when the deadline passed (the worker is killed and replaced), the workers are
+        all busy with a full queue, or a worker died; 400/404 when `org` names none served."""
         from .workers import PoolBusy, PoolTimeout, WorkerDied
 
-        snapshot = self.snapshot
-        key = (snapshot.generation, task, _hashable(args))
+        try:
+            org = self.resolve_org(org)
+        except UnknownOrganisation as exc:
+            return Reply.error(exc.status, str(exc))
+        snapshot = self.snapshots[org]
+        key = (snapshot.directory, task, _hashable(args))
         if cache:
             hit = self.cache.get(key)
             if hit is not None:
@@ -716,21 +806,32 @@ class Service:
             return _unavailable("the request was stopped: its worker ended (past its memory limit?)", retry=False)
         except AimsGraphError as exc:
             return error_reply(exc)
-        if cache and snapshot is self.snapshot:
+        if cache and snapshot is self.snapshots.get(org):
             self.cache.put(key, reply)
         return reply
 
-    async def write(self, task: str, *args: Any) -> Reply:
-        """Run a write in a heavy worker on a copy of the store; when it succeeds (re-reasoned
-        and validated), swap to the snapshot it wrote. One write at a time; a failed or timed out
-        write changes nothing."""
+    async def run_each(self, task: str, *args: Any, cache: bool = False) -> dict[str, Reply]:
+        """The same task on every organisation served, one after the other (the workers run
+        them; each organisation's reply is cached like a single one)."""
+        return {org: await self.run(task, *args, cache=cache, org=org) for org in self.organisations}
+
+    async def write(self, task: str, *args: Any, org: str | None = None) -> Reply:
+        """Run a write on organisation `org`'s store in a heavy worker, on a copy; when it
+        succeeds (re-reasoned and validated), swap that organisation to the snapshot it wrote. One
+        write at a time; a failed or timed out write changes nothing, and other organisations are
+        never touched."""
         from .workers import PoolBusy, PoolTimeout, WorkerDied
 
+        try:
+            org = self.resolve_org(org)
+        except UnknownOrganisation as exc:
+            return Reply.error(exc.status, str(exc))
         async with self._write_lock:
-            current = self.snapshot
+            current = self.snapshots[org]
+            root = str(Path(current.directory).parent)
             generation = current.generation + 1
             try:
-                result = await self.pools["heavy"].run(task, (current, *args, self.root, generation),
+                result = await self.pools["heavy"].run(task, (current, *args, root, generation),
                                                        self.write_timeout)
             except PoolTimeout:
                 result = (None, _unavailable(f"the write took longer than {self.write_timeout:g} s; nothing changed",
@@ -744,19 +845,19 @@ class Service:
             else:
                 snapshot, reply = result
             if snapshot is None:
-                shutil.rmtree(os.path.join(self.root, f"gen-{generation}"), ignore_errors=True)
-                shutil.rmtree(os.path.join(self.root, f"gen-{generation}.partial"), ignore_errors=True)
+                shutil.rmtree(os.path.join(root, f"gen-{generation}"), ignore_errors=True)
+                shutil.rmtree(os.path.join(root, f"gen-{generation}.partial"), ignore_errors=True)
                 return reply
-            self.snapshot = snapshot
-            self.meta = snapshot.meta()
+            self.snapshots[org] = snapshot
+            self.metas[org] = snapshot.meta()
             self.cache.clear()
-            self._forget(before=current.generation)
+            self._forget(root, before=current.generation)
             return reply
 
-    def _forget(self, before: int) -> None:
-        """Delete snapshots older than generation `before` (the one just replaced stays for the
-        tasks still reading it)."""
-        for entry in Path(self.root).glob("gen-*"):
+    def _forget(self, root: str, before: int) -> None:
+        """Delete an organisation's snapshots older than generation `before` (the one just
+        replaced stays for the tasks still reading it)."""
+        for entry in Path(root).glob("gen-*"):
             try:
                 number = int(entry.name.split("-", 1)[1].split(".")[0])
             except ValueError:
@@ -774,11 +875,18 @@ class Service:
         return hmac.compare_digest(credentials.strip().encode("utf-8"), self.write_token.encode("utf-8"))
 
     def health(self) -> dict:
+        """Liveness, and per organisation what is loaded (at the top level too with one)."""
         pools = {name: {**dataclasses.asdict(pool.stats()), "pids": pool.pids()} for name, pool in self.pools.items()}
-        return {"status": "ok" if self.started else "starting", "as_of": self.meta.as_of.isoformat(),
-                "findings": len(self.meta.findings), "generation": self.snapshot.generation,
-                "triples": sum(self.meta.graphs.values()), "workers": pools, "timeout_s": self.timeout,
-                "writes": bool(self.write_token)}
+
+        def loaded(org: str) -> dict:
+            meta = self.metas[org]
+            return {"as_of": meta.as_of.isoformat(), "findings": len(meta.findings),
+                    "generation": self.snapshots[org].generation, "triples": sum(meta.graphs.values())}
+
+        single = loaded(self.default_org) if self.default_org is not None else {}
+        return {"status": "ok" if self.started else "starting", **single,
+                "organisations": {org: loaded(org) for org in self.organisations},
+                "workers": pools, "timeout_s": self.timeout, "writes": bool(self.write_token)}
 
 
 def _hashable(value: Any) -> Any:
@@ -795,6 +903,17 @@ def _unavailable(message: str, retry: bool = True) -> Reply:
     if retry:
         reply.headers["Retry-After"] = "1"
     return reply
+
+
+def organisation_of(store: Store) -> str | None:
+    """The register id of the organisation a store's data describes, when it names exactly one."""
+    rows = store.query("SELECT DISTINCT ?id WHERE { ?o a aims:Organization ; aims:registerId ?id }").rows
+    return str(rows[0]["id"]) if len(rows) == 1 else None
+
+
+def _first_snapshot(analysis, source: str, root: str, engine: str, worker_store: str, org: str) -> Snapshot:
+    native = analysis.store.native if isinstance(analysis.store, OxigraphStore) else _native_copy(analysis.store)
+    return write_snapshot(native, analysis_meta(analysis, source), root, 0, engine, worker_store, org)
 
 
 def _native_copy(store: Store) -> ox.Store:
