@@ -121,6 +121,7 @@ class CompiledQuery:
 
     def text(self, classes: dict[URIRef, tuple[URIRef, ...] | None]) -> str:
         out = self.template.replace("@@TARGET@@", _target_pattern(self.target, classes))
+        out = out.replace("@@TARGET_FILTER@@", _target_filter(self.target, classes))
         return _CLASSES.sub(lambda m: _class_list(URIRef(m.group(1)), classes), out)
 
     def results(self, rows: Iterable[dict[str, Node]]) -> Iterator[ValidationResult]:
@@ -257,6 +258,26 @@ def _target_pattern(target: Target, classes: dict) -> str:
     for p in target.objects_of:
         parts.append(f"{{ ?{HELPER}s {p.n3()} ?this }}")
     return f"{{ SELECT DISTINCT ?this WHERE {{ {' UNION '.join(parts)} }} }}"
+
+
+PREBOUND_STAND_IN = "urn:x-aimsgraph:prebound"
+
+
+def _target_filter(target: Target, classes: dict) -> str:
+    """The target as a condition on a ?this the query has bound already: for a constraint whose
+    first triple patterns join $this, evaluating them first and checking the target per row is
+    what pyoxigraph answers fastest (it keeps a leading sub-select's order: at 1M triples
+    obligation-partially-covered took 4.0 s with the target joined first, 0.4 s with it last)."""
+    parts = []
+    if target.classes:
+        parts.append(_class_pattern("this", target.classes, classes, HELPER + "class"))
+    if target.nodes:
+        parts.append(f"{{ VALUES ?this {{ {' '.join(n.n3() for n in target.nodes)} }} }}")
+    for p in target.subjects_of:
+        parts.append(f"{{ ?this {p.n3()} ?{HELPER}o }}")
+    for p in target.objects_of:
+        parts.append(f"{{ ?{HELPER}s {p.n3()} ?this }}")
+    return f"FILTER EXISTS {{ {' UNION '.join(parts)} }}"
 
 
 # ---------------------------------------------------------------------------- report graph
@@ -617,7 +638,8 @@ class _Compiler:
                 raise ShapesError(f"the sh:sparql constraint of {_name(g, shape)} selects none of $this, ?path, ?value")
             extra = [v for v in query.projection if v not in ("this",)]
             body = query.body({"this": "?this"})
-            template = query.assemble(["?this"] + [f"?{v}" for v in extra], body)
+            template = query.assemble(["?this"] + [f"?{v}" for v in extra], body,
+                                      target_last=query.binds_focus_first())
             messages = self._messages(shape) or tuple(sorted(g.objects(node, SH.message)))
             self._query(shape, SH.SPARQLConstraintComponent, path, template, target, "sparql", is_property,
                         node, projected, messages)
@@ -817,7 +839,7 @@ class _SelectQuery:
         prologue_lines = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in prefixes.items())
         from rdflib.plugins.sparql import prepareQuery
 
-        stand_in = " ".join(f"?this <urn:x-aimsgraph:prebound> ?{v} ." for v in sorted(pre))
+        stand_in = " ".join(f"?this <{PREBOUND_STAND_IN}> ?{v} ." for v in sorted(pre))
         try:
             # the store's default prefixes count as declared: pySHACL sees them bound in the data graph
             algebra = prepareQuery(prologue_lines + select[:opening + 1] + stand_in + select[opening + 1:],
@@ -843,10 +865,32 @@ class _SelectQuery:
         out.append(self.inner[last:])
         return "".join(out)
 
-    def assemble(self, select: list[str], body: str) -> str:
+    def assemble(self, select: list[str], body: str, target_last: bool = False) -> str:
+        """The whole-graph query: the target joined in first, or with `target_last` (see
+        `binds_focus_first`) checked after the body."""
         prefixes = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in self.prefixes.items())
+        if target_last:
+            return (f"{prefixes}{self.prologue.strip()}\nSELECT DISTINCT {' '.join(select)} WHERE {{\n"
+                    f"  {body.strip()}\n  @@TARGET_FILTER@@\n}}")
         return (f"{prefixes}{self.prologue.strip()}\nSELECT DISTINCT {' '.join(select)} WHERE {{\n"
                 f"  @@TARGET@@\n  {body.strip()}\n}}")
+
+    def binds_focus_first(self) -> bool:
+        """Whether the WHERE group starts with triple patterns that join $this: then every
+        solution binds $this before any OPTIONAL, MINUS, sub-select, BIND or filter of the group
+        sees it, so checking the target after the body gives the rows joining it in first gives
+        (a filter on $this commutes with the joins and left joins that keep its binding)."""
+        node = self.algebra.p
+        while True:
+            if node.name in ("Distinct", "Reduced", "Project", "Filter", "Extend"):
+                node = node.p
+            elif node.name in ("Join", "LeftJoin", "Minus"):
+                node = node.p1
+            else:
+                break
+        stand_in = URIRef(PREBOUND_STAND_IN)  # the parse's stand-in for the target (see `parse`)
+        return node.name == "BGP" and any(Variable("this") in triple and triple[1] != stand_in
+                                          for triple in node.triples)
 
     def binds_path(self, steps: list[tuple[URIRef, bool]] | None) -> bool:
         """Whether the query's top level already joins a chain of triple patterns from $this
