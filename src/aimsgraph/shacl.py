@@ -248,6 +248,11 @@ def _target_pattern(target: Target, classes: dict) -> str:
             return f"?this <{RDF.type}> {members[0][0].n3()} ."
     if target.nodes and not (target.classes or target.subjects_of or target.objects_of):
         return f"VALUES ?this {{ {' '.join(n.n3() for n in target.nodes)} }}"
+    return f"{{ SELECT DISTINCT ?this WHERE {{ {_target_union(target, classes)} }} }}"
+
+
+def _target_union(target: Target, classes: dict) -> str:
+    """One UNION branch per kind of target, each binding ?this to its focus nodes."""
     parts = []
     if target.classes:
         parts.append(_class_pattern("this", target.classes, classes, HELPER + "class"))
@@ -257,7 +262,7 @@ def _target_pattern(target: Target, classes: dict) -> str:
         parts.append(f"{{ ?this {p.n3()} ?{HELPER}o }}")
     for p in target.objects_of:
         parts.append(f"{{ ?{HELPER}s {p.n3()} ?this }}")
-    return f"{{ SELECT DISTINCT ?this WHERE {{ {' UNION '.join(parts)} }} }}"
+    return " UNION ".join(parts)
 
 
 PREBOUND_STAND_IN = "urn:x-aimsgraph:prebound"
@@ -268,16 +273,7 @@ def _target_filter(target: Target, classes: dict) -> str:
     first triple patterns join $this, evaluating them first and checking the target per row is
     what pyoxigraph answers fastest (it keeps a leading sub-select's order: at 1M triples
     obligation-partially-covered took 4.0 s with the target joined first, 0.4 s with it last)."""
-    parts = []
-    if target.classes:
-        parts.append(_class_pattern("this", target.classes, classes, HELPER + "class"))
-    if target.nodes:
-        parts.append(f"{{ VALUES ?this {{ {' '.join(n.n3() for n in target.nodes)} }} }}")
-    for p in target.subjects_of:
-        parts.append(f"{{ ?this {p.n3()} ?{HELPER}o }}")
-    for p in target.objects_of:
-        parts.append(f"{{ ?{HELPER}s {p.n3()} ?this }}")
-    return f"FILTER EXISTS {{ {' UNION '.join(parts)} }}"
+    return f"FILTER EXISTS {{ {_target_union(target, classes)} }}"
 
 
 # ---------------------------------------------------------------------------- report graph
