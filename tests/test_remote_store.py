@@ -19,8 +19,8 @@ AS_OF = date(2026, 1, 31)
 
 
 @pytest.fixture(scope="module")
-def remote_and_embedded(oxigraph_server):
-    remote = analyse(FINSECURE, AS_OF, store=open_store(oxigraph_server))
+def remote_and_embedded(sparql_server):
+    remote = analyse(FINSECURE, AS_OF, store=open_store(sparql_server))
     embedded = analyse(FINSECURE, AS_OF)
     return remote, embedded
 
