@@ -794,6 +794,42 @@ def unfold_plus_paths(sparql: str) -> str:
     return "".join(out) + sparql[last:]
 
 
+_ORDER_BY_VARIABLES = re.compile(r"\bORDER\s+BY((?:\s+\?\w+)+)\s*$", re.IGNORECASE)
+_NUMERIC = {"http://www.w3.org/2001/XMLSchema#" + t for t in ("integer", "decimal", "double", "float", "int", "long", "short",
+                                      "nonNegativeInteger", "positiveInteger", "negativeInteger",
+                                      "nonPositiveInteger", "unsignedInt", "unsignedLong")}
+
+
+def _sparql_order_key(term: Node | None) -> tuple:
+    """SPARQL 1.1's ascending order (15.1): unbound, blank nodes, IRIs, literals; numbers by value."""
+    if term is None:
+        return (0, 0, 0.0, "")
+    if isinstance(term, BNode):
+        return (1, 0, 0.0, str(term))
+    if isinstance(term, URIRef):
+        return (2, 0, 0.0, str(term))
+    if term.datatype is not None and str(term.datatype) in _NUMERIC:
+        try:
+            return (3, 0, float(term), "")
+        except ValueError:
+            pass
+    return (3, 1, 0.0, str(term))
+
+
+def resort(sparql: str, result: "QueryResult") -> "QueryResult":
+    """A SELECT whose query ends in `ORDER BY ?a ?b …` (plain variables, no LIMIT or OFFSET)
+    sorted again in SPARQL's order, for Virtuoso 7, which sorts literals before IRIs (a column
+    holding both, such as a control's register id or its catalogue IRI, came out in another order)."""
+    literals = _NOT_KEYWORDS.pattern.rsplit("|[?$:]", 1)[0]
+    order = _ORDER_BY_VARIABLES.search(re.sub(literals, " ", sparql).rstrip().rstrip("}").rstrip()) \
+        if result.kind == "select" else None
+    if order is None:
+        return result
+    columns = [v[1:] for v in order.group(1).split()]
+    result.rows.sort(key=lambda row: tuple(_sparql_order_key(row.get(c)) for c in columns))
+    return result
+
+
 DIALECTS = ("virtuoso",)
 VIRTUOSO_PRAGMA = 'DEFINE sql:select-option "order"\n'
 # Graphs a fresh Virtuoso holds for itself (besides those named after its own endpoint URL)
@@ -959,6 +995,8 @@ class RemoteStore(Store):
                 return QueryResult("ask", boolean=bool(doc["boolean"]))
             names = doc["head"].get("vars", [])
             rows = [{k: _from_json_term(v) for k, v in b.items()} for b in doc["results"]["bindings"]]
+            if self.dialect == "virtuoso":
+                return resort(sparql, QueryResult("select", vars=names, rows=rows))
             return QueryResult("select", vars=names, rows=rows)
         g = rdflib.Graph()
         g.parse(data=body, format="nt")
