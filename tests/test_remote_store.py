@@ -109,6 +109,10 @@ def test_named_queries_give_the_embedded_answers(remote_and_embedded, name, requ
     same rows in the same order."""
     if DIALECT == "virtuoso" and name in VIRTUOSO_GAPS:
         request.applymarker(pytest.mark.xfail(reason=VIRTUOSO_GAPS[name], strict=True))
+    if DIALECT is None and name == "controls-without-valid-evidence":  # found by this test, not fixed yet
+        request.applymarker(pytest.mark.xfail(strict=True, reason=(
+            "a parameter inlined as VALUES does not reach inside the query's MINUS, where pyoxigraph's "
+            "pre-binding substitutes it: at=2026-06-30 gives other rows on an Oxigraph server")))
     remote, embedded = remote_and_embedded
     for params in ({}, EXAMPLE_PARAMS.get(name, {})):
         assert _answer(remote.store, name, params) == _answer(embedded.store, name, params), params
