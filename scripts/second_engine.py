@@ -30,7 +30,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = ["tests/test_remote_store.py", "tests/test_stores.py"]
-SELECTION = "remote or server"
 
 INI = """\
 [Database]
@@ -161,6 +160,7 @@ class Virtuoso:
         ini.write_text(INI.format(d=self.dir, sql=self.sql_port, http=self.http_port), encoding="utf-8")
         # +foreground: the process is ours to stop; +configfile: never the system's ini or DB dir
         self.proc = subprocess.Popen([self.binary, "+foreground", "+configfile", str(ini)], cwd=self.dir,
+                                     stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         deadline = time.monotonic() + 120
@@ -213,9 +213,8 @@ def main(argv: list[str] | None = None) -> int:
             except KeyboardInterrupt:
                 pass
             return 0
-        env = {**os.environ, "AIMSGRAPH_TEST_SPARQL": server.url, "AIMSGRAPH_TEST_SPARQL_DIALECT": "virtuoso"}
-        command = [sys.executable, "-m", "pytest", *TESTS, "-k", SELECTION, "-p", "no:cacheprovider",
-                   *args.pytest_args]
+        env = {**os.environ, "AIMSGRAPH_TEST_SPARQL": server.url, "AIMSGRAPH_STORE_DIALECT": "virtuoso"}
+        command = [sys.executable, "-m", "pytest", *TESTS, "-p", "no:cacheprovider", "-rxX", *args.pytest_args]
         print("== " + " ".join(command), flush=True)
         code = subprocess.call(command, cwd=ROOT, env=env)
     print(f"== Virtuoso stopped, {server.dir} removed; {time.monotonic() - started:.0f} s in all", flush=True)
