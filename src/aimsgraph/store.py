@@ -816,7 +816,7 @@ def _sparql_order_key(term: Node | None) -> tuple:
     return (3, 1, 0.0, str(term))
 
 
-def resort(sparql: str, result: "QueryResult") -> "QueryResult":
+def resort(sparql: str, result: QueryResult) -> QueryResult:
     """A SELECT whose query ends in `ORDER BY ?a ?b …` (plain variables, no LIMIT or OFFSET)
     sorted again in SPARQL's order, for Virtuoso 7, which sorts literals before IRIs (a column
     holding both, such as a control's register id or its catalogue IRI, came out in another order)."""
