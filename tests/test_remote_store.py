@@ -148,3 +148,61 @@ def test_unreachable_server_is_a_store_error():
     store = RemoteStore("http://127.0.0.1:9/query", timeout=2)
     with pytest.raises(StoreError):
         store.query("ASK {}")
+
+
+# --- the Virtuoso dialect's rewrites (docs/servers.md), without a server ------------------------
+
+
+def test_without_a_dialect_requests_are_sent_as_written():
+    from aimsgraph.namespaces import sparql_prologue
+
+    store = RemoteStore("http://127.0.0.1:9")
+    text = "SELECT * WHERE { ?s ?p+ ?o . VALUES ?s { <http://x/a> } } ORDER BY ?s"
+    assert store._prologue(text) == sparql_prologue() + text
+    assert (store.query_url, store.update_url, store.graph_store_url) == \
+           ("http://127.0.0.1:9/query", "http://127.0.0.1:9/update", "http://127.0.0.1:9/store")
+    virtuoso = RemoteStore("http://127.0.0.1:9/sparql", dialect="virtuoso")
+    assert (virtuoso.query_url, virtuoso.update_url, virtuoso.graph_store_url) == \
+           ("http://127.0.0.1:9/sparql", "http://127.0.0.1:9/sparql", "http://127.0.0.1:9/sparql-graph-crud")
+    with pytest.raises(StoreError, match="unknown SPARQL server dialect"):
+        RemoteStore("http://127.0.0.1:9", dialect="fuseky")
+
+
+def test_values_blocks_move_to_the_start_of_their_group():
+    from aimsgraph.store import values_first
+
+    text = 'SELECT * WHERE { ?s ?p ?o . { ?a ?b ?c VALUES ?a { <x:1> "VALUES {" } } VALUES (?p) { (<y:2>) } } VALUES ?z { 1 }'
+    assert values_first(text) == ('SELECT * WHERE { VALUES (?p) { (<y:2>) }\n ?s ?p ?o . '
+                                  '{ VALUES ?a { <x:1> "VALUES {" }\n ?a ?b ?c  }  } VALUES ?z { 1 }')
+    assert values_first("SELECT * WHERE { VALUES ?a { 1 } ?a ?b ?c }") == "SELECT * WHERE { VALUES ?a { 1 } ?a ?b ?c }"
+
+
+def test_plus_paths_with_two_variable_ends_are_unfolded():
+    from aimsgraph.store import unfold_plus_paths
+
+    assert unfold_plus_paths("SELECT * WHERE { ?c rdfs:subClassOf+ ?t . ?x skos:broader+ <http://x/a> }") == \
+        "SELECT * WHERE { ?c rdfs:subClassOf ?_plus0 . ?_plus0 rdfs:subClassOf* ?t . ?x skos:broader+ <http://x/a> }"
+    assert unfold_plus_paths('SELECT * WHERE { ?s ?p "?a b:c+ ?d" }') == 'SELECT * WHERE { ?s ?p "?a b:c+ ?d" }'
+
+
+def test_the_commit_is_split_for_virtuoso_and_nothing_else():
+    from aimsgraph.store import split_optional_modify
+
+    commit = ('DELETE { GRAPH <http://c> { <http://n> ?p ?o } } INSERT { GRAPH <http://c> { <http://n> <http://v> "a?b}" } } '
+              'WHERE { OPTIONAL { GRAPH <http://c> { <http://n> ?p ?o } } }')
+    assert split_optional_modify(commit) == (
+        'DELETE { GRAPH <http://c> { <http://n> ?p ?o } } WHERE {  GRAPH <http://c> { <http://n> ?p ?o }  } ;\n'
+        ' INSERT { GRAPH <http://c> { <http://n> <http://v> "a?b}" } } WHERE { }')
+    for other in ("INSERT { ?a ?b ?c } WHERE { ?a ?b ?c }",
+                  "DELETE { ?a ?b ?c } INSERT { <http://a> <http://b> ?c } WHERE { OPTIONAL { ?a ?b ?c } }"):
+        assert split_optional_modify(other) == other
+
+
+def test_rows_are_sorted_again_in_sparql_order():
+    from aimsgraph.store import QueryResult, resort
+
+    rows = [{"c": Literal("FS-1")}, {"c": URIRef("http://x/b")}, {}, {"c": Literal(10)}, {"c": Literal(9)}]
+    result = resort("SELECT ?c WHERE { ?s ?p ?c } ORDER BY ?c", QueryResult("select", vars=["c"], rows=list(rows)))
+    assert [r.get("c") for r in result.rows] == [None, URIRef("http://x/b"), Literal(9), Literal(10), Literal("FS-1")]
+    kept = resort("SELECT ?c WHERE { ?s ?p ?c } ORDER BY ?c LIMIT 2", QueryResult("select", vars=["c"], rows=list(rows)))
+    assert kept.rows == rows
