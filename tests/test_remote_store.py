@@ -192,7 +192,9 @@ def test_values_blocks_move_to_the_start_of_their_group():
     text = 'SELECT * WHERE { ?s ?p ?o . { ?a ?b ?c VALUES ?a { <x:1> "VALUES {" } } VALUES (?p) { (<y:2>) } } VALUES ?z { 1 }'
     assert values_first(text) == ('SELECT * WHERE { VALUES (?p) { (<y:2>) }\n ?s ?p ?o . '
                                   '{ VALUES ?a { <x:1> "VALUES {" }\n ?a ?b ?c  }  } VALUES ?z { 1 }')
-    assert values_first("SELECT * WHERE { VALUES ?a { 1 } ?a ?b ?c }") == "SELECT * WHERE { VALUES ?a { 1 } ?a ?b ?c }"
+    for unchanged in ("SELECT * WHERE { VALUES ?a { 1 } ?a ?b ?c }",
+                      "SELECT * WHERE { ?x ?y ?z { SELECT ?a WHERE { ?a ?b ?c } VALUES ?a { 1 } } }"):
+        assert values_first(unchanged) == unchanged
 
 
 def test_plus_paths_with_two_variable_ends_are_unfolded():

@@ -718,7 +718,7 @@ def values_first(sparql: str) -> str:
     for a column") when a VALUES block follows patterns that use its variables. A group is a
     join, so the answers stay the same unless a BIND, OPTIONAL or MINUS before the block reads
     its variables (none of aimsgraph's rules, shapes or queries do). A VALUES after the query's
-    last brace is left where it is."""
+    (or a subquery's) WHERE is left where it is."""
     done = 0
     while True:
         bare = _NOT_KEYWORDS.sub(lambda m: " " * len(m.group(0)), sparql)
@@ -737,7 +737,8 @@ def values_first(sparql: str) -> str:
                     start = i + 1
                     break
                 depth -= 1
-        if start is None or not sparql[start:keyword.start()].strip():
+        if start is None or not sparql[start:keyword.start()].strip() or \
+                bare[start:keyword.start()].lstrip().upper().startswith("SELECT"):  # a subquery's own VALUES
             continue
         sparql = (sparql[:start] + " " + sparql[keyword.start():end] + "\n" + sparql[start:keyword.start()]
                   + sparql[end:])
