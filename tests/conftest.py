@@ -1,7 +1,9 @@
-"""Shared fixtures: a loopback Oxigraph SPARQL server for the remote-store tests."""
+"""Shared fixtures: a loopback Oxigraph SPARQL server for the remote-store tests, or another
+server named by $AIMSGRAPH_TEST_SPARQL (scripts/second_engine.py starts Virtuoso and sets it)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -51,3 +53,26 @@ def oxigraph_server():
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+# Set by scripts/second_engine.py: the URL of another SPARQL server (its query endpoint) and the
+# RemoteStore dialect it needs (AIMSGRAPH_STORE_DIALECT, read by open_store, also reaches the CLI).
+EXTERNAL_SERVER = os.environ.get("AIMSGRAPH_TEST_SPARQL")
+
+
+@pytest.fixture(scope="session")
+def sparql_server(request):
+    """The SPARQL server the store-parametrised tests run against: $AIMSGRAPH_TEST_SPARQL when
+    set (started and stopped by whoever set it), else the loopback Oxigraph server."""
+    if EXTERNAL_SERVER:
+        return EXTERNAL_SERVER
+    return request.getfixturevalue("oxigraph_server")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Against another server only the tests that use it run (the rest do not touch it)."""
+    if not EXTERNAL_SERVER:
+        return
+    keep = [item for item in items if "sparql_server" in getattr(item, "fixturenames", ())]
+    config.hook.pytest_deselected(items=[item for item in items if item not in keep])
+    items[:] = keep

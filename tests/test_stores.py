@@ -215,24 +215,24 @@ def test_a_load_killed_from_outside_at_random_moments_never_half_writes(store_di
 # --- a SPARQL server ------------------------------------------------------------------------------
 
 
-def test_the_pipeline_on_a_server_gives_the_embedded_answers(oxigraph_server, embedded_gaps):
-    location = ["--store", oxigraph_server]
+def test_the_pipeline_on_a_server_gives_the_embedded_answers(sparql_server, embedded_gaps):
+    location = ["--store", sparql_server]
     loaded = cli("load", str(FINSECURE), *location, *AS_OF_TEXT)
     assert loaded.returncode == 0, loaded.stderr
     assert "bytes sent" in loaded.stderr  # what crossed the network is reported
     assert cli("gaps", *location, "--org", "finsecure", *AS_OF_TEXT, "--format", "json").stdout == embedded_gaps
-    remote = analyse_stored(open_store(oxigraph_server), AS_OF, org="finsecure")
+    remote = analyse_stored(open_store(sparql_server), AS_OF, org="finsecure")
     assert classify(remote.store) == classify(analyse(FINSECURE, AS_OF).store)
 
 
 @pytest.mark.parametrize("point", ["after-reasoning", "at-the-commit"])
-def test_a_load_into_a_server_killed_leaves_the_previous_state(oxigraph_server, point):
-    location = ["--store", oxigraph_server]
+def test_a_load_into_a_server_killed_leaves_the_previous_state(sparql_server, point):
+    location = ["--store", sparql_server]
     assert cli("load", str(FINSECURE), *location, *AS_OF_TEXT).returncode == 0
-    before = state([oxigraph_server])
+    before = state([sparql_server])
     result = killed_load(point, location)
     assert result.returncode == -signal.SIGKILL
-    after = state([oxigraph_server])
+    after = state([sparql_server])
     assert {k: after[k] for k in ("data", "inferred", "findings")} == {k: before[k] for k in ("data", "inferred", "findings")}
 
 
@@ -264,8 +264,8 @@ def test_a_server_that_goes_away_mid_run_is_a_clear_error(tmp_path):
         server.kill()
 
 
-def test_wrong_credentials_are_a_clear_error(oxigraph_server):
-    bad = cli("orgs", "--store", oxigraph_server, "--store-auth", "nocolon")
+def test_wrong_credentials_are_a_clear_error(sparql_server):
+    bad = cli("orgs", "--store", sparql_server, "--store-auth", "nocolon")
     assert bad.returncode == 2 and "user:password" in bad.stderr
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import io
+import os
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
@@ -696,6 +697,146 @@ def inline_bindings(sparql: str, bindings: Bindings | None) -> str:
     return sparql[: brace + 1] + values + sparql[brace + 1:]
 
 
+_VALUES = re.compile(r"\bVALUES\b", re.IGNORECASE)
+
+
+def _matching_brace(bare: str, opening: int) -> int:
+    depth = 0
+    for i in range(opening, len(bare)):
+        if bare[i] == "{":
+            depth += 1
+        elif bare[i] == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+    raise QueryError("unbalanced braces in the query")
+
+
+def values_first(sparql: str) -> str:
+    """`sparql` with every VALUES block inside a group moved to the start of that group, for
+    Virtuoso 7, whose compiler fails ("SQ156: Internal Optimized compiler error: unknown table
+    for a column") when a VALUES block follows patterns that use its variables. A group is a
+    join, so the answers stay the same unless a BIND, OPTIONAL or MINUS before the block reads
+    its variables (none of aimsgraph's rules, shapes or queries do). A VALUES after the query's
+    (or a subquery's) WHERE is left where it is."""
+    done = 0
+    while True:
+        bare = _NOT_KEYWORDS.sub(lambda m: " " * len(m.group(0)), sparql)
+        found = list(_VALUES.finditer(bare))
+        if done >= len(found):
+            return sparql
+        keyword = found[done]
+        done += 1
+        end = _matching_brace(bare, bare.find("{", keyword.end())) + 1
+        depth, start = 0, None
+        for i in range(keyword.start() - 1, -1, -1):
+            if bare[i] == "}":
+                depth += 1
+            elif bare[i] == "{":
+                if depth == 0:
+                    start = i + 1
+                    break
+                depth -= 1
+        if start is None or not sparql[start:keyword.start()].strip() or \
+                bare[start:keyword.start()].lstrip().upper().startswith("SELECT"):  # a subquery's own VALUES
+            continue
+        sparql = (sparql[:start] + " " + sparql[keyword.start():end] + "\n" + sparql[start:keyword.start()]
+                  + sparql[end:])
+
+
+_OPTIONAL_MODIFY = re.compile(r"\s*DELETE\s*\{", re.IGNORECASE)
+
+
+def split_optional_modify(sparql: str) -> str:
+    """`DELETE { D } INSERT { I } WHERE { OPTIONAL { P } }` with a ground I (aimsgraph's commit)
+    as `DELETE { D } WHERE { P } ; INSERT { I } WHERE { }`, for Virtuoso 7, which drops a
+    solution whose DELETE template has unbound variables for the INSERT too, so the first commit
+    of an organisation inserted nothing. Equivalent: P's matches are deleted, I inserted once;
+    both in one request. Any other update is returned as it is."""
+    bare = _NOT_KEYWORDS.sub(lambda m: " " * len(m.group(0)), sparql)
+    head = _OPTIONAL_MODIFY.match(bare)
+    if head is None:
+        return sparql
+    d_end = _matching_brace(bare, head.end() - 1)
+    rest = re.compile(r"\s*INSERT\s*\{", re.IGNORECASE).match(bare, d_end + 1)
+    if rest is None:
+        return sparql
+    i_end = _matching_brace(bare, rest.end() - 1)
+    where = re.compile(r"\s*WHERE\s*\{\s*OPTIONAL\s*\{", re.IGNORECASE).match(bare, i_end + 1)
+    if where is None:
+        return sparql
+    p_end = _matching_brace(bare, where.end() - 1)
+    literals = _NOT_KEYWORDS.pattern.rsplit("|[?$:]", 1)[0]  # comments, strings, IRIs: not variables
+    if bare[p_end + 1:].replace("}", "", 1).strip() or \
+            re.search(r"[?$]\w", re.sub(literals, " ", sparql[rest.end():i_end])):
+        return sparql
+    delete, insert = sparql[:d_end + 1], sparql[d_end + 1:i_end + 1]
+    return f"{delete} WHERE {{ {sparql[where.end():p_end]} }} ;\n{insert} WHERE {{ }}"
+
+
+_PLUS_PATH = re.compile(r"(\?\w+)(\s+)(<[^<>\"{}|^`\\\s]*>|[\w-]*:[\w.-]*)\+(\s+)(\?\w+)")
+
+
+def unfold_plus_paths(sparql: str) -> str:
+    """`?a P+ ?b` (both ends variables, P one IRI) as `?a P ?_plusN . ?_plusN P* ?b`, for
+    Virtuoso 7, which refuses a transitive path none of whose ends is bound by an earlier triple
+    pattern ("TR...: transitive start not given"; a VALUES block does not count). The same pairs
+    (a pair reached through several first steps comes once per step: aimsgraph only ever collects
+    such rows into sets)."""
+    bare = _NOT_KEYWORDS.sub(lambda m: " " * len(m.group(0)), sparql)
+    out, last = [], 0
+    for n, m in enumerate(_PLUS_PATH.finditer(sparql)):
+        plus = m.end(3)
+        if bare[plus] != "+" or bare[m.start(1)] != " ":  # inside a string or comment: leave it
+            continue
+        step = f"?_plus{n}"
+        out.append(sparql[last:m.start()] + f"{m.group(1)} {m.group(3)} {step} . {step} {m.group(3)}* {m.group(5)}")
+        last = m.end()
+    return "".join(out) + sparql[last:]
+
+
+_ORDER_BY_VARIABLES = re.compile(r"\bORDER\s+BY((?:\s+\?\w+)+)\s*$", re.IGNORECASE)
+_NUMERIC = {"http://www.w3.org/2001/XMLSchema#" + t for t in ("integer", "decimal", "double", "float", "int", "long", "short",
+                                      "nonNegativeInteger", "positiveInteger", "negativeInteger",
+                                      "nonPositiveInteger", "unsignedInt", "unsignedLong")}
+
+
+def _sparql_order_key(term: Node | None) -> tuple:
+    """SPARQL 1.1's ascending order (15.1): unbound, blank nodes, IRIs, literals; numbers by value."""
+    if term is None:
+        return (0, 0, 0.0, "")
+    if isinstance(term, BNode):
+        return (1, 0, 0.0, str(term))
+    if isinstance(term, URIRef):
+        return (2, 0, 0.0, str(term))
+    if term.datatype is not None and str(term.datatype) in _NUMERIC:
+        try:
+            return (3, 0, float(term), "")
+        except ValueError:
+            pass
+    return (3, 1, 0.0, str(term))
+
+
+def resort(sparql: str, result: QueryResult) -> QueryResult:
+    """A SELECT whose query ends in `ORDER BY ?a ?b …` (plain variables, no LIMIT or OFFSET)
+    sorted again in SPARQL's order, for Virtuoso 7, which sorts literals before IRIs (a column
+    holding both, such as a control's register id or its catalogue IRI, came out in another order)."""
+    literals = _NOT_KEYWORDS.pattern.rsplit("|[?$:]", 1)[0]
+    order = _ORDER_BY_VARIABLES.search(re.sub(literals, " ", sparql).rstrip().rstrip("}").rstrip()) \
+        if result.kind == "select" else None
+    if order is None:
+        return result
+    columns = [v[1:] for v in order.group(1).split()]
+    result.rows.sort(key=lambda row: tuple(_sparql_order_key(row.get(c)) for c in columns))
+    return result
+
+
+DIALECTS = ("virtuoso",)
+VIRTUOSO_PRAGMA = 'DEFINE sql:select-option "order"\n'
+# Graphs a fresh Virtuoso holds for itself (besides those named after its own endpoint URL)
+VIRTUOSO_SYSTEM_GRAPHS = ("http://www.openlinksw.com/schemas/virtrdf#", "http://www.w3.org/ns/ldp#")
+
+
 class RemoteStore(Store):
     """A SPARQL 1.1 server: Protocol for queries and updates, Graph Store Protocol for loads.
 
@@ -708,13 +849,25 @@ class RemoteStore(Store):
     persistent = True
 
     def __init__(self, query_url: str, update_url: str | None = None, graph_store_url: str | None = None,
-                 timeout: float = 120.0, auth: str | None = None, retries: int = 3, backoff: float = 0.5):
+                 timeout: float = 120.0, auth: str | None = None, retries: int = 3, backoff: float = 0.5,
+                 dialect: str | None = None):
         """`auth`: an Authorization header value ("Bearer TOKEN", "Basic …"), or user:password for
         basic auth; `timeout`: seconds one request may take (also sent to servers that take a
         timeout parameter); `retries`: attempts after a connection error, `backoff` seconds
-        doubling between them (HTTP errors are never retried: the server answered)."""
+        doubling between them (HTTP errors are never retried: the server answered); `dialect`:
+        None for plain SPARQL 1.1 (Oxigraph), or a key of DIALECTS for a server's workarounds
+        (docs/servers.md)."""
+        if dialect not in (None, *DIALECTS):
+            raise StoreError(f"unknown SPARQL server dialect '{dialect}' (choose {', '.join(DIALECTS)})")
+        self.dialect = dialect
         base = query_url.rstrip("/")
-        if base.endswith("/query") or base.endswith("/sparql"):
+        if dialect == "virtuoso":  # one endpoint for queries and updates, the GSP beside it
+            root = base.rsplit("/", 1)[0] if base.endswith("/sparql") else base
+            base = root + "/sparql"
+            update_url = update_url or base
+            graph_store_url = graph_store_url or (root + "/sparql-graph-crud")
+            self._system_graphs = (root + "/", *VIRTUOSO_SYSTEM_GRAPHS)
+        elif base.endswith("/query") or base.endswith("/sparql"):
             root = base.rsplit("/", 1)[0]
         else:  # a server root such as http://127.0.0.1:7878 (Oxigraph's layout)
             root, base = base, base + "/query"
@@ -769,9 +922,37 @@ class RemoteStore(Store):
                                  f"(after {self.retries + 1} attempts): {reason}") from exc
         raise AssertionError("unreachable")
 
+    def _form_query(self, text: str, params: list[tuple[str, str]], accept: str,
+                    max_bytes: int | None = None) -> tuple[str, bytes]:
+        """A query POSTed as an HTML form (Virtuoso 7 does not read an application/sparql-query
+        body: the request hangs), the dataset parameters in the same form."""
+        from urllib.parse import urlencode
+
+        return self._in_order(text, lambda sent: self._request(
+            self.query_url, urlencode([("query", sent), *params]).encode("utf-8"),
+            "application/x-www-form-urlencoded", accept, max_bytes=max_bytes))
+
+    def _in_order(self, text: str, send):
+        """Virtuoso: `send` the request with the pragma that makes it join in the order written
+        (its planner's own order made some OWL 2 RL updates 1000x slower, past two minutes on a
+        busy machine); where its compiler fails in that mode (SQ156), once more without it. Not
+        for requests with a `+` or `*` (a property path, or arithmetic, or SELECT *): in that
+        mode a transitive path gave 1 row of 38."""
+        literals = _NOT_KEYWORDS.pattern.rsplit("|[?$:]", 1)[0]
+        if re.search(r"[+*]", re.sub(literals, " ", text)):
+            return send(text)
+        try:
+            return send(VIRTUOSO_PRAGMA + text)
+        except StoreError as exc:
+            if "SQ156" not in str(exc):
+                raise
+            return send(text)
+
     def _prologue(self, sparql: str) -> str:
         from .namespaces import sparql_prologue
 
+        if self.dialect == "virtuoso":
+            return sparql_prologue() + unfold_plus_paths(values_first(sparql))
         return sparql_prologue() + sparql
 
     def load(self, data: str | bytes, fmt: str, graph: str) -> None:
@@ -799,11 +980,19 @@ class RemoteStore(Store):
 
         text = self._prologue(inline_bindings(sparql, bindings))
         url = self.query_url
+        params = None
         if dataset is not None:  # SPARQL 1.1 Protocol dataset parameters override the server's default
-            url += "?" + urlencode([("default-graph-uri", g) for g in dataset.default]
-                                   + [("named-graph-uri", g) for g in dataset.named])
-        ctype, body = self._request(url, text.encode("utf-8"), "application/sparql-query",
-                                    "application/sparql-results+json, application/n-triples;q=0.9")
+            params = [("default-graph-uri", g) for g in dataset.default] + \
+                     [("named-graph-uri", g) for g in dataset.named]
+            url += "?" + urlencode(params)
+        accept = "application/sparql-results+json, application/n-triples;q=0.9"
+        if self.dialect == "virtuoso":  # it answers CONSTRUCT in JSON when JSON is acceptable
+            form = _QUERY_FORM.search(_NOT_KEYWORDS.sub(lambda m: " " * len(m.group(0)), sparql))
+            if form is not None and form.group(1).upper() in ("CONSTRUCT", "DESCRIBE"):
+                accept = "application/n-triples"
+            ctype, body = self._form_query(text, params or [], accept)
+        else:
+            ctype, body = self._request(url, text.encode("utf-8"), "application/sparql-query", accept)
         if "json" in ctype:
             import json
 
@@ -812,12 +1001,18 @@ class RemoteStore(Store):
                 return QueryResult("ask", boolean=bool(doc["boolean"]))
             names = doc["head"].get("vars", [])
             rows = [{k: _from_json_term(v) for k, v in b.items()} for b in doc["results"]["bindings"]]
+            if self.dialect == "virtuoso":
+                return resort(sparql, QueryResult("select", vars=names, rows=rows))
             return QueryResult("select", vars=names, rows=rows)
         g = rdflib.Graph()
         g.parse(data=body, format="nt")
         return QueryResult("construct", triples=list(g))
 
     def update(self, sparql: str) -> None:
+        if self.dialect == "virtuoso":
+            self._in_order(self._prologue(split_optional_modify(sparql)), lambda sent: self._request(
+                self.update_url, sent.encode("utf-8"), "application/sparql-update"))
+            return
         self._request(self.update_url, self._prologue(sparql).encode("utf-8"), "application/sparql-update")
 
     def answer(self, sparql: str, media_type: str, *, default_graphs: Iterable[str] | None = None,
@@ -835,8 +1030,11 @@ class RemoteStore(Store):
                  [("named-graph-uri", g) for g in named_graphs or ()]
         url = self.query_url + ("?" + urlencode(params) if params else "")
         text = self._prologue(sparql) if base_iri is None else f"BASE <{base_iri}>\n" + self._prologue(sparql)
-        ctype, body = self._request(url, text.encode("utf-8"), "application/sparql-query", media_type,
-                                    max_bytes=max_bytes)
+        if self.dialect == "virtuoso":
+            ctype, body = self._form_query(text, params, media_type, max_bytes=max_bytes)
+        else:
+            ctype, body = self._request(url, text.encode("utf-8"), "application/sparql-query", media_type,
+                                        max_bytes=max_bytes)
         return Answer(body, ctype.split(";")[0].strip() or media_type)
 
 
@@ -852,7 +1050,10 @@ class RemoteStore(Store):
 
     def graphs(self) -> list[str]:
         rows = self.query("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }").rows
-        return sorted(str(r["g"]) for r in rows if isinstance(r.get("g"), URIRef))
+        names = (str(r["g"]) for r in rows if isinstance(r.get("g"), URIRef))
+        if self.dialect == "virtuoso":  # leave out the server's own graphs
+            names = (g for g in names if not g.startswith(self._system_graphs))
+        return sorted(names)
 
 
 def _authorization(auth: str | None) -> str | None:
@@ -1019,14 +1220,14 @@ class GraphView(Store):
 
 
 def open_store(engine: str = "oxigraph", path: str | None = None, *, auth: str | None = None,
-               timeout: float = 120.0) -> Store:
+               timeout: float = 120.0, dialect: str | None = None) -> Store:
     """The store named by `engine`: 'oxigraph' (default, embedded; on disk at `path`), 'rdflib'
-    (reference), or the URL of a SPARQL server (its query endpoint or its root; `auth` and
-    `timeout` apply to it)."""
+    (reference), or the URL of a SPARQL server (its query endpoint or its root; `auth`, `timeout`
+    and `dialect` apply to it; `dialect` defaults to $AIMSGRAPH_STORE_DIALECT, e.g. virtuoso)."""
     if engine.startswith(("http://", "https://")):
         if path:
             raise StoreError("--store-dir is for the embedded store; a SPARQL server keeps its own data")
-        return RemoteStore(engine, timeout=timeout, auth=auth)
+        return RemoteStore(engine, timeout=timeout, auth=auth, dialect=dialect or os.environ.get("AIMSGRAPH_STORE_DIALECT") or None)
     if auth:
         raise StoreError("--store-auth is for a SPARQL server (--store URL)")
     if engine == "oxigraph":
