@@ -692,9 +692,26 @@ def inline_bindings(sparql: str, bindings: Bindings | None) -> str:
         brace = -1
     if brace < 0:
         raise QueryError("cannot bind parameters: the query has no WHERE group")
-    names = list(bindings)
-    values = (f" VALUES ({' '.join('?' + n for n in names)}) {{ ({' '.join(_n3(bindings[n]) for n in names)}) }} ")
-    return sparql[: brace + 1] + values + sparql[brace + 1:]
+    # A MINUS group and a sub-select do not see the outer VALUES (the former is evaluated on its
+    # own, the latter sees only what it projects), where pre-binding (pyoxigraph's substitutions)
+    # replaces the variable everywhere: each such group that uses a bound variable gets its own.
+    inserts = [brace]
+    for m in _SCOPE_OPENING.finditer(bare, brace + 1):
+        opening = m.end() - 1
+        group = sparql[opening:_matching_brace(bare, opening) + 1]  # the text: `bare` blanks variables
+        if any(re.search(rf"[?$]{re.escape(n)}\b", group) for n in bindings):
+            inserts.append(opening)
+    out = sparql
+    for opening in sorted(set(inserts), reverse=True):
+        group = sparql[opening:_matching_brace(bare, opening) + 1] if opening != brace else sparql
+        names = [n for n in bindings if opening == brace or re.search(rf"[?$]{re.escape(n)}\b", group)]
+        values = f" VALUES ({' '.join('?' + n for n in names)}) {{ ({' '.join(_n3(bindings[n]) for n in names)}) }} "
+        out = out[: opening + 1] + values + out[opening + 1:]
+    return out
+
+
+# Groups with a scope of their own: MINUS { … } and a sub-select's WHERE { … } (or `SELECT … {`).
+_SCOPE_OPENING = re.compile(r"\bMINUS\s*\{|\bSELECT\b[^{}]*?\{", re.IGNORECASE)
 
 
 _VALUES = re.compile(r"\bVALUES\b", re.IGNORECASE)
