@@ -79,6 +79,11 @@ class RunOptions:
     expiring_days: int = 30
     ai_act_text: str = "auto"
 
+    @property
+    def persistent(self) -> bool:
+        """Whether the analysis lives in a store that outlasts the command (on disk or a server)."""
+        return self.store_dir is not None or self.store.startswith(("http://", "https://"))
+
 
 def _parse_date(value: Optional[str]) -> date:
     if value is None:
@@ -221,7 +226,7 @@ def split_register(run: RunOptions, register: str | None, *rest: str | None) -> 
     """For commands with further arguments (trace ID, explain SUBJECT …): REGISTER may be left
     out when a persistent store is given; the first argument is the register when it names an
     existing file or folder, or when no store is given."""
-    stored = run.store_dir is not None or run.store.startswith(("http://", "https://"))
+    stored = run.persistent
     if register is not None and (Path(register).exists() or not stored):
         return Path(register), list(rest)
     shifted = [register, *rest]
@@ -413,7 +418,7 @@ def query(
     if (name is None) == (file is None):
         raise typer.BadParameter("give a query name or --file, not both")
     params = _parse_params(param)
-    stored = run.store_dir is not None or run.store.startswith(("http://", "https://"))
+    stored = run.persistent
     with input_errors():
         text = None
         if file is not None:
@@ -480,7 +485,7 @@ def serve(
     options = dict(engine="rdflib" if run.store == "rdflib" else "oxigraph", timeout=timeout, max_body=max_body,
                    workers=workers, heavy_workers=heavy_workers, max_rows=max_rows, write_token=token,
                    allow_service=allow_service)
-    stored = run.store_dir is not None or run.store.startswith(("http://", "https://"))
+    stored = run.persistent
     orgs, store = [], None
     if register is None and stored and run.org is None:
         from . import workspace

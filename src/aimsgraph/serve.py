@@ -159,17 +159,16 @@ def _endpoint(request: "Request") -> str:
 
 def _org_meta(service: Service, org: str | None):
     try:
-        return service.metas[service.resolve_org(org)]
+        return service.meta_for(org)
     except UnknownOrganisation as exc:
         raise BadRequest(exc.status, str(exc)) from None
 
 
-def service_description(service: Service, endpoint: str, media: str, meta=None) -> bytes:
+def service_description(service: Service, endpoint: str, media: str, meta) -> bytes:
     """The SPARQL 1.1 Service Description of this endpoint: languages, formats, features, and
-    the default dataset (the union default graph and every named graph, with its size)."""
+    the default dataset of the organisation `meta` describes (the union default graph and every
+    named graph, with its size)."""
     import pyoxigraph as ox
-
-    meta = meta or service.meta
 
     def n(iri: str) -> ox.NamedNode:
         return ox.NamedNode(iri)

@@ -709,10 +709,14 @@ class Service:
     def meta(self) -> "SnapshotMeta":
         return self.metas[self.snapshot.org]
 
+    def meta_for(self, org: str | None) -> "SnapshotMeta":
+        """The analysis of `org`; UnknownOrganisation when the request names none served."""
+        return self.metas[self.resolve_org(org)]
+
     def meta_of(self, org: str | None) -> "SnapshotMeta | None":
-        """The analysis of `org` (None when the request names none that exists: it fails later)."""
+        """The analysis of `org`, or None when the request names none served (it fails later)."""
         try:
-            return self.metas[self.resolve_org(org)]
+            return self.meta_for(org)
         except UnknownOrganisation:
             return None
 

@@ -53,7 +53,7 @@ from rdflib.term import Node, Variable
 
 from .errors import QueryError, ShapesError
 from .namespaces import PREFIXES, SH
-from .store import Store
+from .store import Store, matching_brace
 
 # Prefix of every variable the compiler adds, so it never meets one of the shapes' own.
 HELPER = "aimsgraph_"
@@ -819,17 +819,10 @@ class _SelectQuery:
             words = words[1:]
         if not words or any(not re.fullmatch(r"[?$]\w+", w) for w in words):
             raise ShapesError(f"{label}: the projection must list variables (no SELECT *, no expressions)")
-        depth, closing = 0, -1
-        for i in range(opening, len(masked)):
-            if masked[i] == "{":
-                depth += 1
-            elif masked[i] == "}":
-                depth -= 1
-                if depth == 0:
-                    closing = i
-                    break
-        if closing < 0:
-            raise ShapesError(f"{label}: unbalanced braces")
+        try:
+            closing = matching_brace(masked, opening)
+        except QueryError:
+            raise ShapesError(f"{label}: unbalanced braces") from None
         if masked[closing + 1:].strip():
             raise ShapesError(f"{label}: solution modifiers and VALUES after the WHERE group are not supported")
         prologue_lines = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in prefixes.items())

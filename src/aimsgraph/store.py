@@ -695,16 +695,15 @@ def inline_bindings(sparql: str, bindings: Bindings | None) -> str:
     # A MINUS group and a sub-select do not see the outer VALUES (the former is evaluated on its
     # own, the latter sees only what it projects), where pre-binding (pyoxigraph's substitutions)
     # replaces the variable everywhere: each such group that uses a bound variable gets its own.
-    inserts = [brace]
+    inserts = {brace: list(bindings)}
     for m in _SCOPE_OPENING.finditer(bare, brace + 1):
         opening = m.end() - 1
-        group = sparql[opening:_matching_brace(bare, opening) + 1]  # the text: `bare` blanks variables
-        if any(re.search(rf"[?$]{re.escape(n)}\b", group) for n in bindings):
-            inserts.append(opening)
+        group = sparql[opening:matching_brace(bare, opening) + 1]  # the text: `bare` blanks variables
+        used = [n for n in bindings if re.search(rf"[?$]{re.escape(n)}\b", group)]
+        if used:
+            inserts[opening] = used
     out = sparql
-    for opening in sorted(set(inserts), reverse=True):
-        group = sparql[opening:_matching_brace(bare, opening) + 1] if opening != brace else sparql
-        names = [n for n in bindings if opening == brace or re.search(rf"[?$]{re.escape(n)}\b", group)]
+    for opening, names in sorted(inserts.items(), reverse=True):
         values = f" VALUES ({' '.join('?' + n for n in names)}) {{ ({' '.join(_n3(bindings[n]) for n in names)}) }} "
         out = out[: opening + 1] + values + out[opening + 1:]
     return out
@@ -717,7 +716,8 @@ _SCOPE_OPENING = re.compile(r"\bMINUS\s*\{|\bSELECT\b[^{}]*?\{", re.IGNORECASE)
 _VALUES = re.compile(r"\bVALUES\b", re.IGNORECASE)
 
 
-def _matching_brace(bare: str, opening: int) -> int:
+def matching_brace(bare: str, opening: int) -> int:
+    """The index of the brace closing the one at `opening` (strings and comments blanked out)."""
     depth = 0
     for i in range(opening, len(bare)):
         if bare[i] == "{":
@@ -744,7 +744,7 @@ def values_first(sparql: str) -> str:
             return sparql
         keyword = found[done]
         done += 1
-        end = _matching_brace(bare, bare.find("{", keyword.end())) + 1
+        end = matching_brace(bare, bare.find("{", keyword.end())) + 1
         depth, start = 0, None
         for i in range(keyword.start() - 1, -1, -1):
             if bare[i] == "}":
@@ -774,15 +774,15 @@ def split_optional_modify(sparql: str) -> str:
     head = _OPTIONAL_MODIFY.match(bare)
     if head is None:
         return sparql
-    d_end = _matching_brace(bare, head.end() - 1)
+    d_end = matching_brace(bare, head.end() - 1)
     rest = re.compile(r"\s*INSERT\s*\{", re.IGNORECASE).match(bare, d_end + 1)
     if rest is None:
         return sparql
-    i_end = _matching_brace(bare, rest.end() - 1)
+    i_end = matching_brace(bare, rest.end() - 1)
     where = re.compile(r"\s*WHERE\s*\{\s*OPTIONAL\s*\{", re.IGNORECASE).match(bare, i_end + 1)
     if where is None:
         return sparql
-    p_end = _matching_brace(bare, where.end() - 1)
+    p_end = matching_brace(bare, where.end() - 1)
     literals = _NOT_KEYWORDS.pattern.rsplit("|[?$:]", 1)[0]  # comments, strings, IRIs: not variables
     if bare[p_end + 1:].replace("}", "", 1).strip() or \
             re.search(r"[?$]\w", re.sub(literals, " ", sparql[rest.end():i_end])):
