@@ -167,6 +167,18 @@ class OwlUpdate:
     where: str
     delta_where: str | None
     guard: str | None = None  # an ASK that must hold for the rule to be worth running
+    # (head variables, UNION branches) of a rule whose head is one class or property: the
+    # incremental maintainer re-checks a triple it removed by running the branches for it alone
+    branches: tuple[str, tuple[str, ...]] | None = None
+
+    def seeded_where(self, values: str) -> str | None:
+        """The WHERE for the head values in `values` (a VALUES block) only; None if the rule
+        is not of that form."""
+        if self.branches is None:
+            return None
+        head, parts = self.branches
+        union = " UNION ".join(f"{{ {b} }}" for b in parts)
+        return f"{{ SELECT DISTINCT {head} WHERE {{ {values} {union} }} }} MINUS {{ {self.template} }}"
 
 
 def _in_delta(pattern: str) -> str:
@@ -214,7 +226,8 @@ def compile_updates(schema: Schema) -> list[OwlUpdate]:
             union = " UNION ".join(f"{{ {b} }}" for b in parts)
             return f"{{ SELECT DISTINCT ?x WHERE {{ {union} }} }} MINUS {{ ?x a {c} }}"
 
-        updates.append(OwlUpdate(f"type {cls}", f"?x a {c} .", typed(branches), typed(delta_branches)))
+        updates.append(OwlUpdate(f"type {cls}", f"?x a {c} .", typed(branches), typed(delta_branches),
+                                 branches=("?x", tuple(branches))))
 
     for q in sorted(properties, key=str):
         subs = {p for p in properties if q in schema.super_properties(p) and p != q}
@@ -232,14 +245,21 @@ def compile_updates(schema: Schema) -> list[OwlUpdate]:
                 return f"{{ SELECT DISTINCT ?x ?y WHERE {{ {union} }} }} MINUS {{ ?x {prop} ?y }}"
 
             updates.append(OwlUpdate(f"property {q}", f"?x {_n3(q)} ?y .", related(branches),
-                                     related(delta_branches)))
+                                     related(delta_branches), branches=("?x ?y", tuple(branches))))
         if q in schema.transitive:
+            # semi-naive: a new pair has a new step on one side (the delta is part of the union)
+            step = f"?x {_n3(q)} ?y", f"?y {_n3(q)} ?z"
             updates.append(OwlUpdate(f"transitive {q}", f"?x {_n3(q)} ?z .",
-                                     f"?x {_n3(q)} ?y . ?y {_n3(q)} ?z . MINUS {{ ?x {_n3(q)} ?z }}", None))
+                                     f"{step[0]} . {step[1]} . MINUS {{ ?x {_n3(q)} ?z }}",
+                                     f"{{ {_in_delta(step[0])} {step[1]} }} UNION {{ {step[0]} {_in_delta(step[1])} }} "
+                                     f"MINUS {{ ?x {_n3(q)} ?z }}"))
     for prop, chain in schema.chains:
-        steps = " ".join(f"?x{i} {_n3(p)} ?x{i + 1} ." for i, p in enumerate(chain))
+        links = [f"?x{i} {_n3(p)} ?x{i + 1} ." for i, p in enumerate(chain)]
+        head = f"MINUS {{ ?x0 {_n3(prop)} ?x{len(chain)} }}"
+        delta = " UNION ".join("{ " + " ".join(_in_delta(link) if i == j else link for j, link in enumerate(links)) + " }"
+                               for i in range(len(links)))
         updates.append(OwlUpdate(f"chain {prop}", f"?x0 {_n3(prop)} ?x{len(chain)} .",
-                                 f"{steps} MINUS {{ ?x0 {_n3(prop)} ?x{len(chain)} }}", None))
+                                 f"{' '.join(links)} {head}", f"{delta} {head}"))
     if schema.class_expressions:
         updates += [OwlUpdate(name, template, where, None) for name, template, where in _CLASS_EXPRESSION_RULES]
     if schema.equality:
@@ -296,12 +316,22 @@ _EQUALITY_RULES = [
 ]
 
 
-def sparql_closure(store: Store, progress: Callable[[str], None] | None = None) -> int:
+def sparql_closure(store: Store, progress: Callable[[str], None] | None = None,
+                   seed: Iterable[Triple] | None = None, collect: list[Triple] | None = None,
+                   target: str = GRAPH_INFERRED) -> int:
     """Run the compiled OWL 2 RL rules in the store until a round adds nothing; every new triple
-    goes to the inferred graph. Returns how many were added."""
+    goes to the inferred graph. Returns how many were added. With `seed` (new data triples added
+    to a store whose closure was complete) the first round reads only them, semi-naive as every
+    later round; `collect` receives every triple added; `target` is where they go."""
     updates = compile_updates(read_schema(store))
     added = 0
     previous: str | None = None
+    if seed is not None:
+        previous = f"{DELTA_GRAPH}owl-seed"
+        store.clear(previous)
+        if not store.add(previous, seed):
+            store.clear(previous)
+            return 0
     for round_number in range(1, MAX_ROUNDS + 1):
         delta = f"{DELTA_GRAPH}owl-{round_number}"
         store.clear(delta)
@@ -321,7 +351,9 @@ def sparql_closure(store: Store, progress: Callable[[str], None] | None = None) 
         if not new:
             store.clear(delta)
             return added
-        store.add_graph(delta, GRAPH_INFERRED)
+        if collect is not None:
+            collect.extend(store.triples(delta))
+        store.add_graph(delta, target)
         added += new
         previous = delta
         if progress:

@@ -76,15 +76,16 @@ class Rule:
         """Dependency keys of the triples it derives (see `_pattern_key`)."""
         return frozenset(_pattern_key(*t) for t in self.template)
 
-    def insert_where(self) -> str:
+    def insert_where(self, values: str | None = None) -> str:
         """The WHERE that inserts only what is not known yet. Its solutions are first narrowed to
         the distinct values of the template's variables (a join that pairs each obligation with
         every covering control would otherwise reach the anti-join once per pair); those whose
         template triples all exist are then left out: MINUS when each template triple names its
         predicate and, for rdf:type, its class (the anti-join reads one small index range), else
-        NOT EXISTS. Newlines keep a comment on the WHERE's last line from swallowing a brace."""
+        NOT EXISTS. Newlines keep a comment on the WHERE's last line from swallowing a brace.
+        `values`, a VALUES block put first, restricts the solutions (incremental.py)."""
         variables = " ".join(sorted({f"?{t}" for pattern in self.template for t in pattern if isinstance(t, Variable)}))
-        distinct = f"{{ SELECT DISTINCT {variables} WHERE {{\n{self.where_text}\n}} }}"
+        distinct = f"{{ SELECT DISTINCT {variables} WHERE {{\n{values or ''}\n{self.where_text}\n}} }}"
         selective = all(not isinstance(p, Variable) and (p != RDF.type or not isinstance(o, Variable))
                         for _s, p, o in self.template)
         if selective:
@@ -151,6 +152,10 @@ def _all_patterns(node) -> list[Pattern]:
     if isinstance(node, CompValue):
         if node.name in ("BGP", "TriplesBlock"):
             return [tuple(t) for t in node["triples"]]
+        if node.name in ("Builtin_EXISTS", "Builtin_NOTEXISTS"):
+            # the translated pattern is the attribute: the item is the parse tree, whose FILTERs
+            # (a NOT EXISTS inside this one) rdflib has moved out of it
+            return _all_patterns(node.graph)
         return [t for value in node.values() for t in _all_patterns(value)]
     if isinstance(node, (list, tuple)):
         return [t for value in node for t in _all_patterns(value)]
