@@ -288,6 +288,33 @@ def load_command(
               f"version {version.data} ({time.perf_counter() - started:.1f} s){_traffic(store)}", highlight=False)
 
 
+@app.command("add")
+@with_run_options
+def add_command(
+    source: Annotated[Path, typer.Argument(metavar="FILE", help=(
+        "RDF file (Turtle, N-Triples, …) of new data, e.g. one evidence item; or the register again "
+        "with entries added."))],
+    run: RunOptions,
+) -> None:
+    """Add new data to an organisation's analysis in a persistent store (--store-dir DIR or --store
+    URL), re-deriving only what it touches: the OWL 2 RL closure from the new triples, the rules by
+    delete and re-derive. All or nothing; data that cannot be added this way (blank nodes, schema
+    triples, a register that leaves entries out) is reasoned from scratch as load does."""
+    from .pipeline import add_stored
+
+    store = open_run_store(run)
+    started = time.perf_counter()
+    with input_errors():
+        analysis, report = add_stored(store, source, org=run.org, progress=TerminalProgress(err),
+                                      validator=run.validator, owl_engine=run.owl_engine)
+    _open_analyses.append(analysis)
+    how = (f"reasoned from scratch ({report.fallback})" if report.fallback else
+           f"{len(report.added):,} triples added and {len(report.removed):,} removed by re-deriving only what "
+           f"they touch, {report.rule_runs} rule runs")
+    err.print(f"added {report.data_added:,} new triples: {how} ({time.perf_counter() - started:.2f} s)"
+              f"{_traffic(store)}", highlight=False, soft_wrap=True)
+
+
 def _org_of(analysis: Analysis) -> str | None:
     rows = analysis.store.query("SELECT ?id WHERE { ?o a aims:Organization ; aims:registerId ?id }").rows
     return str(rows[0]["id"]) if len(rows) == 1 else None

@@ -278,7 +278,7 @@ def _values(rows: list[dict]) -> list[str]:
     return blocks
 
 
-def _present(store: Store, triples: Iterable[Triple], graph: str | None = None,
+def present(store: Store, triples: Iterable[Triple], graph: str | None = None,
              dataset: Dataset | None = None) -> set[Triple]:
     """Which of `triples` the store holds (in `graph`, else in the default graph of `dataset`,
     by default the union of every graph)."""
@@ -383,8 +383,8 @@ class _Maintainer:
     def remove(self, triples: set[Triple]) -> set[Triple]:
         """Take `triples` out of the store as it is becoming; returns those that were there."""
         store = self.store
-        held = _present(store, triples, GRAPH_INFERRED)
-        fresh = _present(store, triples, NEW_INFERRED)
+        held = present(store, triples, GRAPH_INFERRED)
+        fresh = present(store, triples, NEW_INFERRED)
         if held:
             store.remove(GRAPH_INFERRED, held)
             store.add(REMOVED, held)
@@ -477,33 +477,52 @@ class _Fallback(Exception):
     pass
 
 
-def add_data(store: Store, triples: Iterable[Triple], params: Parameters, owl_engine: str = "auto") -> MaintenanceReport:
+def not_incremental(store: Store, triples: Iterable[Triple], owl_engine: str = "auto") -> str | None:
+    """Why adding `triples` needs reasoning from scratch, or None when `add_data` maintains."""
+    triples = list(triples)
+    if any(isinstance(x, BNode) for t in triples for x in t):
+        return "the new data holds blank nodes"
+    if any(_schema_triple(t) for t in triples):
+        return "the new data changes the schema (classes, properties, OWL axioms)"
+    engine = resolve_engine(owl_engine, store)
+    if engine != "sparql":
+        return f"the OWL engine '{engine}' reasons over a copy of the store"
+    return None
+
+
+class NotIncremental(AimsGraphError):
+    """Raised by `add_data(..., fallback=False)` instead of reasoning from scratch."""
+
+
+def add_data(store: Store, triples: Iterable[Triple], params: Parameters, owl_engine: str = "auto",
+             fallback: bool = True, finish: str = "") -> MaintenanceReport:
     """Add `triples` to the data graph of a store reasoned at `params`, and bring the inferred
     graph up to date by re-deriving only what they touch (the module docstring says how).
     Equal to adding them and calling `reason` from scratch, which it does instead when the
-    change is outside what incremental maintenance handles (`report.fallback` says why)."""
+    change is outside what incremental maintenance handles (`report.fallback` says why; with
+    `fallback=False` it raises NotIncremental, the store holding the data graph it had and an
+    inferred graph to be rebuilt). `finish`: update operations run in the same request as the
+    final merge (a persistent store's commit)."""
     started = time.perf_counter()
     report = MaintenanceReport()
     triples = list(dict.fromkeys(triples))
-    known = _present(store, triples, GRAPH_DATA)
+    known = present(store, triples, GRAPH_DATA)
     new = [t for t in triples if t not in known]
     report.data_added = len(new)
     if not new:
         report.seconds = time.perf_counter() - started
         return report
-    why = None
-    if any(isinstance(x, BNode) for t in new for x in t):
-        why = "the new data holds blank nodes"
-    elif any(_schema_triple(t) for t in new):
-        why = "the new data changes the schema (classes, properties, OWL axioms)"
-    elif resolve_engine(owl_engine, store) != "sparql":
-        why = f"the OWL engine '{resolve_engine(owl_engine, store)}' reasons over a copy of the store"
+    why = not_incremental(store, new, owl_engine)
     if why is None:
         try:
-            _maintain(store, new, report)
+            _maintain(store, new, report, finish)
         except _Fallback as exc:
             why = str(exc)
     if why is not None:
+        if not fallback:
+            for graph in INCREMENT_GRAPHS:
+                store.clear(graph)
+            raise NotIncremental(why)
         for graph in INCREMENT_GRAPHS:
             store.clear(graph)
         store.add(GRAPH_DATA, new)
@@ -513,10 +532,10 @@ def add_data(store: Store, triples: Iterable[Triple], params: Parameters, owl_en
     return report
 
 
-def _maintain(store: Store, new: list[Triple], report: MaintenanceReport) -> None:
+def _maintain(store: Store, new: list[Triple], report: MaintenanceReport, finish: str = "") -> None:
     for graph in INCREMENT_GRAPHS:
         store.clear(graph)
-    before_union = _present(store, new)
+    before_union = present(store, new)
     store.add(NEW_DATA, new)
     maintainer = _Maintainer(store, report)
     owl_new: list[Triple] = []
@@ -535,12 +554,12 @@ def _maintain(store: Store, new: list[Triple], report: MaintenanceReport) -> Non
         lower = [f for f in forms if f.rule.stratum < stratum]
         maintainer.stratum(layer, lower, plus, minus, pending)
     # the net change: what is there now and was not before, and the other way round
-    after = _present(store, before, dataset=maintainer.new)
+    after = present(store, before, dataset=maintainer.new)
     report.added = {t for t, was in before.items() if not was and t in after}
     report.removed = {t for t, was in before.items() if was and t not in after}
     report.rules_removed = len(report.removed)
     report.rules_added = len(report.added) - len({t for t in new if t not in before_union}) - len(owl_new)
     # the one update that makes the increment part of the data and the inferences
     store.update(f"ADD SILENT <{NEW_DATA}> TO <{GRAPH_DATA}> ; ADD SILENT <{NEW_INFERRED}> TO <{GRAPH_INFERRED}> ; "
-                 f"DROP SILENT GRAPH <{NEW_DATA}> ; DROP SILENT GRAPH <{NEW_INFERRED}>")
+                 f"DROP SILENT GRAPH <{NEW_DATA}> ; DROP SILENT GRAPH <{NEW_INFERRED}>" + (f" ; {finish}" if finish else ""))
     store.clear(REMOVED)

@@ -24,7 +24,7 @@ from .errors import InputError, Problem, unknown_name
 from .limits import DEFAULT_LIMITS, Limits
 from . import workspace
 from .load import read_data, store_data
-from .namespaces import AIMS, GRAPH_INFERRED, GRAPH_PARAMETERS, to_curie
+from .namespaces import AIMS, GRAPH_DATA, GRAPH_INFERRED, GRAPH_PARAMETERS, to_curie
 from .query import rows_as_text, run_named
 from .reason import Parameters, ReasoningReport, reason
 from .store import GraphView, Store, open_store
@@ -147,6 +147,67 @@ def analyse_stored(store: Store, as_of: date | None = None, *, org: str | None =
     analysis = Analysis(view, params, reasoning, progress, validator)
     analysis.temporary = [g for logical, g in temporary.mapping().items() if logical in (GRAPH_INFERRED, GRAPH_PARAMETERS)]
     return analysis
+
+
+def add_stored(store: Store, path: Path | str, *, org: str | None = None, progress: Progress = QUIET,
+               limits: Limits = DEFAULT_LIMITS, validator: str = "store", owl_engine: str = "auto"):
+    """Add the triples of `path` (an RDF file or a register) to the organisation's current
+    version in a persistent store, re-deriving only what they touch (incremental.py); returns
+    (Analysis, MaintenanceReport). A register must hold every triple the stored data holds (it
+    may only add): otherwise, and when the triples cannot be added incrementally (blank nodes,
+    schema triples), the stored data plus the new triples is reasoned from scratch into a new
+    version, as `load` does (`report.fallback` says why). All or nothing either way: killed
+    during the increment, the next command finds it unfinished and reasons the previous data
+    again (workspace.recover)."""
+    from .incremental import MaintenanceReport, NotIncremental, add_data, not_incremental, present
+    from .reason import stored_parameters
+    from .store import from_ox_term
+    import pyoxigraph as ox
+
+    check_validator(validator)
+    if not store.persistent:
+        raise InputError("add changes what a persistent store holds: give --store-dir DIR or --store URL")
+    with progress.stage("load") as note:
+        data = read_data(Path(path), limits)
+        if data.nquads:
+            raise InputError(f"{Path(path).name}: add takes triples for the data graph, not named graphs")
+        triples = [(from_ox_term(t.subject), from_ox_term(t.predicate), from_ox_term(t.object))
+                   for t in ox.parse(data.nt, format=ox.RdfFormat.N_TRIPLES)]
+        note(f"{len(triples):,} triples read")
+    version = workspace.current(store, org or data.org)
+    view = version.view(store)
+    params = stored_parameters(view)
+    if params is None:
+        raise InputError(f"organisation '{version.org}' has no stored analysis to add to: load its register first")
+    why = not_incremental(view, triples, owl_engine)
+    if why is None and data.org is not None:  # a whole register: it may add, not take away
+        if len(present(view, triples, GRAPH_DATA)) < view.count(GRAPH_DATA):
+            why = "the register leaves out triples the stored data holds (add only adds; use load to replace)"
+    report = None
+    if why is None:
+        finish = workspace.begin_increment(store, version)
+        try:
+            with progress.stage("reason") as note:
+                report = add_data(view, triples, params, owl_engine, fallback=False, finish=finish)
+                note(f"{report.data_added:,} new triples: {len(report.added):,} added, "
+                     f"{len(report.removed):,} removed in {report.seconds:.2f} s")
+        except NotIncremental as exc:
+            why = str(exc)
+    if why is not None:
+        stored = view.triples(GRAPH_DATA)
+
+        def fill(new_view: GraphView) -> ReasoningReport:
+            new_view.add(GRAPH_DATA, [*stored, *triples])
+            return reason(new_view, params, owl_engine)
+
+        with progress.stage("reason") as note:
+            reasoning = workspace.replace(store, version.org, fill)
+            note(f"reasoned from scratch: {why}")
+        report = MaintenanceReport(data_added=len(triples), fallback=why, added=None, removed=None)
+        version = workspace.current(store, version.org)
+        return Analysis(version.view(store), params, reasoning, progress, validator), report
+    version = workspace.current(store, version.org)
+    return Analysis(version.view(store), params, ReasoningReport(owl_engine), progress, validator), report
 
 
 def _plain(t):

@@ -317,6 +317,17 @@ class Parameters:
         ]
 
 
+def stored_parameters(store: Store) -> Parameters | None:
+    """The parameters a store was reasoned at (its parameters graph), or None."""
+    rows = store.query(f"""SELECT ?asOf ?window ?days ?choice WHERE {{ GRAPH <{GRAPH_PARAMETERS}> {{
+        ?run a aims:AssessmentRun ; aims:asOf ?asOf ; aims:windowMonths ?window ;
+             aims:expiringWithinDays ?days ; aims:aiActTextChoice ?choice }} }}""").rows
+    if len(rows) != 1:
+        return None
+    row = rows[0]
+    return Parameters(date.fromisoformat(str(row["asOf"])), int(row["window"]), int(row["days"]), str(row["choice"]))
+
+
 def set_parameters(store: Store, params: Parameters) -> None:
     store.clear(GRAPH_PARAMETERS)
     store.add(GRAPH_PARAMETERS, params.triples())

@@ -115,6 +115,11 @@ def current(store: Store, org: str | None) -> Version:
     """The current version of `org`, or of the store's only organisation when `org` is None;
     an InputError names the organisations there are when it is missing or ambiguous."""
     versions = current_versions(store)
+    broken = interrupted(store) if versions else []
+    if broken and (org is None or org in broken):
+        for name in broken if org is None else [org]:
+            recover(store, name)
+        versions = current_versions(store)
     if org is None:
         if len(versions) == 1:
             return next(iter(versions.values()))
@@ -150,6 +155,40 @@ def commit(store: Store, version: Version) -> None:
     store.update(f"""DELETE {{ GRAPH <{CONTROL_GRAPH}> {{ {node} ?p ?o }} }}
                      INSERT {{ GRAPH <{CONTROL_GRAPH}> {{ {node} {insert} }} }}
                      WHERE {{ OPTIONAL {{ GRAPH <{CONTROL_GRAPH}> {{ {node} ?p ?o }} }} }}""")
+
+
+# An increment (incremental.add_data on the current version) changes the inferred graph in place
+# and merges its additions into the data graph in its last update. This marker is set before it
+# starts and removed by that update: found set, the increment was interrupted, the data graph is
+# still the previous one, and `recover` reasons over it again into a new version.
+INCREMENT_PENDING = URIRef("https://w3id.org/aimsgraph/ontology#incrementPending")
+
+
+def begin_increment(store: Store, version: Version) -> str:
+    """Mark `version` as being changed in place; returns the update that ends the mark (run it
+    in the same request as the change's last step)."""
+    triple = f"{org_node(version.org).n3()} {INCREMENT_PENDING.n3()} {Literal(version.reasoning).n3()}"
+    store.update(f"INSERT DATA {{ GRAPH <{CONTROL_GRAPH}> {{ {triple} }} }}")
+    return f"DELETE DATA {{ GRAPH <{CONTROL_GRAPH}> {{ {triple} }} }}"
+
+
+def interrupted(store: Store) -> list[str]:
+    """Organisations whose last increment was interrupted."""
+    rows = store.query(f"""SELECT DISTINCT ?org WHERE {{ GRAPH <{CONTROL_GRAPH}> {{
+        ?node {INCREMENT_PENDING.n3()} ?v ; aims:organisationId ?org }} }}""").rows
+    return sorted(str(r["org"]) for r in rows)
+
+
+def recover(store: Store, org: str) -> None:
+    """Undo an interrupted increment: reason again over the organisation's data version (which
+    the increment had not changed yet) into a new version, at the parameters it was reasoned at."""
+    from .reason import reason, stored_parameters
+
+    version = current_versions(store)[org]
+    params = stored_parameters(version.view(store, read_only=True))
+    if params is None:
+        raise StoreError(f"organisation '{org}': the interrupted version has no parameters to reason at")
+    replace(store, org, lambda view: reason(view, params), keep_data=True)
 
 
 def sweep(store: Store) -> list[str]:
