@@ -22,11 +22,13 @@ equal to a full `reason` for every entity of the examples added this way.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 import rdflib
 from rdflib import BNode, URIRef, Variable
@@ -34,8 +36,10 @@ from rdflib.namespace import OWL, RDF, RDFS
 from rdflib.plugins.sparql import prepareQuery
 from rdflib.plugins.sparql.parserutils import CompValue
 
+from .cache import cached
 from .errors import AimsGraphError, QueryError
 from .namespaces import GRAPH_DATA, GRAPH_INFERRED, PREFIXES
+from .resources import data_files
 from .owl import DELTA_GRAPH, compile_updates, read_schema, resolve_engine, sparql_closure
 from .reason import RULE_DELTA, Parameters, Rule, _bind, _unify, load_rules, reason
 from .store import Dataset, Store, Triple
@@ -43,6 +47,7 @@ from .store import Dataset, Store, Triple
 POSITIVE, NEGATIVE, BOTH = 1, -1, 0
 _SCHEMA_PREDICATES = frozenset({RDFS.subClassOf, RDFS.subPropertyOf, RDFS.domain, RDFS.range})
 _CHUNK = 500  # rows per VALUES block
+_WITNESS = re.compile(r"^#\s*witness:", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -120,7 +125,7 @@ def _path_terms(path) -> Iterable[URIRef]:
 # ---------------------------------------------------------------------------- reading a rule
 
 
-def _uses(node, polarity: int, shared: frozenset[str] | None, out: list[_Use]) -> None:
+def _uses(node, polarity: int, shared: frozenset[str] | None, out: list[_Use], witness: bool = False) -> None:
     if isinstance(node, CompValue):
         name = node.name
         if name in ("BGP", "TriplesBlock"):
@@ -129,36 +134,43 @@ def _uses(node, polarity: int, shared: frozenset[str] | None, out: list[_Use]) -
         if name in ("Builtin_NOTEXISTS", "Builtin_EXISTS"):
             # the translated pattern is the attribute; the item keeps the parse tree, whose
             # FILTERs rdflib has moved out of it
-            _uses(node.graph, -polarity if name == "Builtin_NOTEXISTS" else polarity, shared, out)
+            _uses(node.graph, -polarity if name == "Builtin_NOTEXISTS" else polarity, shared, out, witness)
             return
         if name in ("Minus",):
-            _uses(node["p1"], polarity, shared, out)
-            _uses(node["p2"], -polarity, shared, out)
+            _uses(node["p1"], polarity, shared, out, witness)
+            _uses(node["p2"], -polarity, shared, out, witness)
             return
         if name == "MinusGraphPattern":
-            _uses(node["graph"], -polarity, shared, out)
+            _uses(node["graph"], -polarity, shared, out, witness)
             return
         if name == "LeftJoin":
-            _uses(node["p1"], polarity, shared, out)
-            _uses(node["p2"], BOTH, shared, out)
-            _uses(node.get("expr"), BOTH, shared, out)
+            _uses(node["p1"], polarity, shared, out, witness)
+            _uses(node["p2"], BOTH, shared, out, witness)
+            _uses(node.get("expr"), BOTH, shared, out, witness)
+            return
+        if name in ("Group", "AggregateJoin") and witness:
+            # a witness sub-select (the rule's `# witness:` header): it picks one of the rows
+            # and the conclusions do not depend on which, so a row more or less is an ordinary
+            # premise, not a change to an aggregate
+            for value in node.values():
+                _uses(value, polarity, shared, out, witness)
             return
         if name in ("OptionalGraphPattern", "Group", "AggregateJoin", "UnaryNot", "ConditionalOrExpression"):
             for value in node.values():
-                _uses(value, BOTH, shared, out)
+                _uses(value, BOTH, shared, out, witness)
             return
         if name == "Project":  # a sub-select: only its projected variables are shared
             projected = frozenset(str(v) for v in node["PV"])
-            _uses(node["p"], polarity, projected if shared is None else shared & projected, out)
+            _uses(node["p"], polarity, projected if shared is None else shared & projected, out, witness)
             return
         if name == "SubSelect":
             _uses(node.get("where"), BOTH, frozenset(), out)
             return
         for value in node.values():
-            _uses(value, polarity, shared, out)
+            _uses(value, polarity, shared, out, witness)
     elif isinstance(node, (list, tuple)):
         for value in node:
-            _uses(value, polarity, shared, out)
+            _uses(value, polarity, shared, out, witness)
 
 
 def _certain(node) -> set[str]:
@@ -230,13 +242,18 @@ def _constants(node) -> dict[str, set]:
 
 @lru_cache(maxsize=1)
 def rule_forms() -> tuple[RuleForm, ...]:
+    """The shipped rules as the maintainer reads them (parsed once per version: cache.py)."""
+    return cached("rule-forms", [*data_files("rules", ".rq"), Path(__file__)], _read_rules)
+
+
+def _read_rules() -> tuple[RuleForm, ...]:
     forms = []
     for rule in load_rules():
         algebra = prepareQuery(rule.select_query,
                                initNs={k: rdflib.Namespace(v) for k, v in PREFIXES.items()}).algebra
         root = algebra["p"]["p"]  # under the SELECT * projection
         uses: list[_Use] = []
-        _uses(root, POSITIVE, None, uses)
+        _uses(root, POSITIVE, None, uses, witness=bool(_WITNESS.search(rule.query)))
         certain = frozenset(_certain(root) - _bind_targets(root))
         forms.append(RuleForm(rule, tuple(dict.fromkeys(uses)), certain, _constants(root)))
     return tuple(forms)
@@ -347,7 +364,8 @@ class _Maintainer:
         store.clear(RULE_DELTA)
         for rule, values in runs:
             try:
-                store.insert_where(RULE_DELTA, rule.template_text, rule.insert_where(values), dataset=self.new)
+                store.insert_where(RULE_DELTA, rule.template_text, rule.insert_where(values, probe=values is not None),
+                                   dataset=self.new)
             except QueryError as exc:
                 raise AimsGraphError(f"rule {rule.id} ({rule.file}) failed: {exc}") from exc
             self.report.rule_runs += 1

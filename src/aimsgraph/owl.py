@@ -171,6 +171,15 @@ class OwlUpdate:
     # incremental maintainer re-checks a triple it removed by running the branches for it alone
     branches: tuple[str, tuple[str, ...]] | None = None
 
+    @property
+    def probing_delta_where(self) -> str | None:
+        """`delta_where` with its final anti-join as NOT EXISTS: for a delta of a few triples,
+        a lookup per solution instead of reading every instance of the head's class."""
+        if self.delta_where is None or " MINUS {" not in self.delta_where:
+            return self.delta_where
+        head, _, tail = self.delta_where.rpartition(" MINUS {")
+        return f"{head} FILTER NOT EXISTS {{{tail}"
+
     def seeded_where(self, values: str) -> str | None:
         """The WHERE for the head values in `values` (a VALUES block) only; None if the rule
         is not of that form."""
@@ -178,7 +187,7 @@ class OwlUpdate:
             return None
         head, parts = self.branches
         union = " UNION ".join(f"{{ {b} }}" for b in parts)
-        return f"{{ SELECT DISTINCT {head} WHERE {{ {values} {union} }} }} MINUS {{ {self.template} }}"
+        return f"{{ SELECT DISTINCT {head} WHERE {{ {values} {union} }} }} FILTER NOT EXISTS {{ {self.template} }}"
 
 
 def _in_delta(pattern: str) -> str:
@@ -263,7 +272,8 @@ def compile_updates(schema: Schema) -> list[OwlUpdate]:
     if schema.class_expressions:
         updates += [OwlUpdate(name, template, where, None) for name, template, where in _CLASS_EXPRESSION_RULES]
     if schema.equality:
-        updates += [OwlUpdate(name, template, where, None, guard) for name, template, where, guard in _EQUALITY_RULES]
+        updates += [OwlUpdate(name, template, where, _EQUALITY_DELTAS.get(name), guard)
+                    for name, template, where, guard in _EQUALITY_RULES]
     return updates
 
 
@@ -316,6 +326,18 @@ _EQUALITY_RULES = [
 ]
 
 
+# Semi-naive forms of the two equality rules that run without a guard (every round, on every
+# triple of a functional property otherwise): one of the pair of triples is new.
+_EQUALITY_DELTAS = {  # each branch starts from the delta: a UNION is evaluated on its own
+    "prp-fp": "{ GRAPH ?delta { ?x ?p ?y1 } ?p a owl:FunctionalProperty . ?x ?p ?y2 } "
+              "UNION { GRAPH ?delta { ?x ?p ?y2 } ?p a owl:FunctionalProperty . ?x ?p ?y1 } "
+              "FILTER (?y1 != ?y2 && !isLiteral(?y1) && !isLiteral(?y2)) MINUS { ?y1 owl:sameAs ?y2 }",
+    "prp-ifp": "{ GRAPH ?delta { ?x1 ?p ?y } ?p a owl:InverseFunctionalProperty . ?x2 ?p ?y } "
+               "UNION { GRAPH ?delta { ?x2 ?p ?y } ?p a owl:InverseFunctionalProperty . ?x1 ?p ?y } "
+               "FILTER (?x1 != ?x2) MINUS { ?x1 owl:sameAs ?x2 }",
+}
+
+
 def sparql_closure(store: Store, progress: Callable[[str], None] | None = None,
                    seed: Iterable[Triple] | None = None, collect: list[Triple] | None = None,
                    target: str = GRAPH_INFERRED) -> int:
@@ -341,8 +363,8 @@ def sparql_closure(store: Store, progress: Callable[[str], None] | None = None,
             if previous is None:
                 store.insert_where(delta, update.template, update.where)
             elif update.delta_where is not None:
-                store.insert_where(delta, update.template,
-                                   f"VALUES ?delta {{ <{previous}> }} {update.delta_where}", named=[previous])
+                where = update.probing_delta_where if seed is not None else update.delta_where
+                store.insert_where(delta, update.template, f"VALUES ?delta {{ <{previous}> }} {where}", named=[previous])
             else:
                 store.insert_where(delta, update.template, update.where)
         if previous is not None:
