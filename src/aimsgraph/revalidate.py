@@ -51,11 +51,13 @@ one, depends on every node, so any change); a query whose algebra the analysis d
 subclass sets the queries are written with (`shacl.resolve_classes`): then everything is run
 again (`shacl.run`).
 
-Order: `run` concatenates the queries' results and sorts them stably by `_result_order`; results
-tie on that order only within one query (then they are equal as ValidationResults) or across
-queries of one shape and component, which keep the queries' order. Results are told apart by
-(shape, component, constraint); the queries sharing that key are adjacent (the compiler writes
-them together) and are re-run together.
+Order: `run` concatenates the queries' results and sorts them stably by `_result_order`, so
+its list is ordered by (_result_order, query position); results tie on that only within one
+query (then they are equal as ValidationResults). Results are told apart by (shape, component,
+constraint); the queries sharing that key are adjacent (the compiler writes them together) and
+are re-run together. The kept previous results stay in their order and the few new ones are
+placed by bisection on (_result_order, group position): sorting the ~100k results of a 1M-triple
+register again would cost more than the re-validation itself.
 
 Assumed, as in the shipped shapes: aggregates count DISTINCT values (a change of a solution's
 multiplicity alone, with no solution appearing or disappearing, is not looked for).
@@ -63,19 +65,24 @@ multiplicity alone, with no solution appearing or disappearing, is not looked fo
 
 from __future__ import annotations
 
+import bisect
+import hashlib
 import itertools
+import operator
 import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from rdflib import BNode, URIRef
 from rdflib.namespace import RDFS
-from rdflib.paths import AlternativePath, InvPath, MulPath, NegatedPath, Path, SequencePath
+from rdflib.paths import AlternativePath, InvPath, MulPath, NegatedPath, SequencePath
 from rdflib.plugins.sparql.parserutils import CompValue
 from rdflib.term import Node, Variable
 
+from .cache import cached
 from .namespaces import PREFIXES
 from .shacl import _OPAQUE, HELPER, CompiledQuery, CompiledShapes, ValidationResult, _result_order, resolve_classes, run
 from .store import Store, Triple
@@ -498,23 +505,32 @@ def candidates(plan_: _Plan, store: Store, added: _Changes, removed: _Changes,
 # ---------------------------------------------------------------------------- re-validation
 
 
-def _key(r: ValidationResult | CompiledQuery) -> tuple:
-    return (r.shape, r.component, r.constraint)
+_key = operator.attrgetter("shape", "component", "constraint")  # what tells one query's results apart
 
 
-def _groups(compiled: CompiledShapes) -> list[list[CompiledQuery]] | None:
-    """The queries in runs sharing a result key; None if a key's queries are not adjacent."""
-    groups: list[list[CompiledQuery]] = []
+def _groups(compiled: CompiledShapes) -> list[list[int]] | None:
+    """The queries (by position) in runs sharing a result key; None if a key's queries are not
+    adjacent."""
+    groups: list[list[int]] = []
     seen: set[tuple] = set()
-    for q in compiled.queries:
-        if groups and _key(groups[-1][0]) == _key(q):
-            groups[-1].append(q)
+    queries = compiled.queries
+    for i, q in enumerate(queries):
+        if groups and _key(queries[groups[-1][0]]) == _key(q):
+            groups[-1].append(i)
             continue
         if _key(q) in seen:
             return None
         seen.add(_key(q))
-        groups.append([q])
+        groups.append([i])
     return groups
+
+
+@lru_cache(maxsize=8)
+def plans(texts: tuple[str, ...]) -> tuple[_Plan, ...]:
+    """The analyses of a compiled set's query texts, kept on disk too (cache.py), as the compiled
+    shapes are: parsing all of them with rdflib costs ~1-1.5 s, more than a re-validation."""
+    digest = hashlib.sha256("\0".join(texts).encode()).hexdigest()[:24]
+    return cached(f"revalidate-{digest}", [Path(__file__)], lambda: tuple(plan(t) for t in texts))
 
 
 def restricted(text: str, focus: Iterable[Node]) -> str:
@@ -526,11 +542,12 @@ def restricted(text: str, focus: Iterable[Node]) -> str:
 
 
 def revalidate(compiled: CompiledShapes, store: Store, added: Iterable[Triple], removed: Iterable[Triple],
-               previous: list[ValidationResult], stats: dict | None = None) -> list[ValidationResult]:
+               previous: list[ValidationResult], *, stats: dict | None = None) -> list[ValidationResult]:
     """What `shacl.run(compiled, store)` returns, given `previous = shacl.run(compiled,
     store_before)` and the net changes `added` / `removed` of the union of the store's graphs
     between then and now (see the module docstring for why it is exact). `stats`, when given,
-    is filled with counts and timings (queries re-run whole or restricted, candidates)."""
+    is filled with counts and timings (groups of queries re-run whole or restricted, candidates,
+    candidate queries)."""
     started = time.perf_counter()
     added, removed = set(added), set(removed)
     both = added & removed
@@ -542,39 +559,54 @@ def revalidate(compiled: CompiledShapes, store: Store, added: Iterable[Triple], 
     if groups is None or any(t[1] == RDFS.subClassOf for t in added | removed):
         stats["full_run"] = True
         return run(compiled, store)
-    by_key: dict[tuple, list[ValidationResult]] = {_key(g[0]): [] for g in groups}
-    for r in previous:
-        bucket = by_key.get(_key(r))
-        if bucket is None:  # not this compiled set's results: only a full run is sure
-            stats["full_run"] = True
-            return run(compiled, store)
-        bucket.append(r)
     classes = resolve_classes(store, compiled.classes)
     plus, minus = _Changes(added), _Changes(removed)
-    out: list[ValidationResult] = []
-    for group in groups:
-        kept = by_key[_key(group[0])]
+    focus_of: dict[int, set[Node] | None] = {}  # group index -> focus nodes to re-run (None: all)
+    fresh: list[ValidationResult] = []
+    queries = compiled.queries
+    texts = [q.text(classes) for q in queries]
+    analyses = plans(tuple(texts))
+    for i, group in enumerate(groups):
         focus: set[Node] | None = set()
-        texts = [q.text(classes) for q in group]
-        for text in texts:
-            found = candidates(plan(text), store, plus, minus, stats)
+        for j in group:
+            found = candidates(analyses[j], store, plus, minus, stats)
             if found is ALL or any(isinstance(f, BNode) for f in found):
                 focus = ALL
                 break
             focus |= found
+        if focus is not ALL and not focus:
+            continue
+        focus_of[i] = focus
         if focus is ALL:
             stats["whole"] = stats.get("whole", 0) + 1
-            kept = []
-        elif focus:
+        else:
             stats["restricted"] = stats.get("restricted", 0) + 1
             stats["candidates"] = stats.get("candidates", 0) + len(focus)
-            kept = [r for r in kept if r.focus not in focus]
-        else:
-            out.extend(kept)
-            continue
-        out.extend(kept)
-        for q, text in zip(group, texts):
-            rows = store.query(text if focus is ALL else restricted(text, focus)).rows
-            out.extend(q.results(rows))
+        for j in group:
+            text = texts[j] if focus is ALL else restricted(texts[j], focus)
+            fresh.extend(queries[j].results(store.query(text).rows))
+    index = {_key(queries[g[0]]): i for i, g in enumerate(groups)}
+    kept: list[ValidationResult] = []
+    for r in previous:  # in run's order: by _result_order, ties in the queries' order
+        i = index.get(_key(r), -1)
+        if i < 0:  # not this compiled set's results: only a full run is sure
+            stats["full_run"] = True
+            return run(compiled, store)
+        if i in focus_of:
+            focus = focus_of[i]
+            if focus is ALL or r.focus in focus:
+                continue
+        kept.append(r)
+
+    def order(r: ValidationResult) -> tuple:
+        return _result_order(r), index[_key(r)]
+
+    fresh.sort(key=order)
+    if len(fresh) * 64 < len(kept):  # a few: placed by bisection, the ~100k others' keys never built
+        for r in fresh:
+            kept.insert(bisect.bisect_right(kept, order(r), key=order), r)
+        out = kept
+    else:
+        out = sorted(kept + fresh, key=order)
     stats["seconds"] = time.perf_counter() - started
-    return sorted(out, key=_result_order)
+    return out
