@@ -44,12 +44,13 @@ its previous results for those focus nodes are replaced.
 
 Where this cannot be localised the query is re-run whole (correct, slower): a pattern that a
 changed triple matches but whose ancestry does not reach ?this; a changed triple or candidate
-with a blank node (VALUES cannot hold one); a property path other than sequences, inverses and
-alternatives of IRIs that a changed triple's predicate could feed (a * or ? path, or a negated
-one, depends on every node, so any change); a query whose algebra the analysis does not cover
-(GRAPH, SERVICE, LIMIT in a sub-select ...). A changed rdfs:subClassOf triple can change the
-subclass sets the queries are written with (`shacl.resolve_classes`): then everything is run
-again (`shacl.run`).
+with a blank node (VALUES cannot hold one), or a literal focus node (rdflib may have normalised
+its lexical form; literals elsewhere in the VALUES blocks are left UNDEF, which only widens); a
+property path other than sequences, inverses and alternatives of IRIs that a changed triple's
+predicate could feed (a * or ? path, or a negated one, depends on every node, so on any change);
+a query whose algebra the analysis does not cover (GRAPH, SERVICE, LIMIT in a sub-select ...).
+A changed rdfs:subClassOf triple can change the subclass sets the queries are written with
+(`shacl.resolve_classes`): then everything is run again (`shacl.run`).
 
 Order: `run` concatenates the queries' results and sorts them stably by `_result_order`, so
 its list is ordered by (_result_order, query position); results tie on that only within one
@@ -76,7 +77,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from rdflib import BNode, URIRef
+from rdflib import BNode, Literal, URIRef
 from rdflib.namespace import RDFS
 from rdflib.paths import AlternativePath, InvPath, MulPath, NegatedPath, SequencePath
 from rdflib.plugins.sparql.parserutils import CompValue
@@ -381,8 +382,8 @@ def plan(text: str) -> _Plan:
             node = node.p
         analyser = _Analyser()
         top = analyser.part(node, _Env())
-    except _Unsupported as exc:
-        return _Plan(unsupported=str(exc))
+    except Exception as exc:  # noqa: BLE001 (anything the analysis did not foresee: the query runs whole)
+        return _Plan(unsupported=f"{type(exc).__name__}: {exc}")
     paths = tuple((atom, tuple(dict.fromkeys(anc)), any(THIS in _atom_vars(a) for a in anc))
                   for atom, anc in top.paths)
     return _Plan(paths, frozenset(analyser.path_preds), analyser.any_pred, THIS in top.certain)
@@ -403,12 +404,16 @@ class _Changes:
     def __init__(self, triples: Iterable[Triple]):
         self.triples = list(triples)
         self.by_pred: dict[Node, list[Triple]] = defaultdict(list)
+        self.by_pred_obj: dict[tuple[Node, Node], list[Triple]] = defaultdict(list)
         for t in self.triples:
             self.by_pred[t[1]].append(t)
+            self.by_pred_obj[t[1], t[2]].append(t)  # `?x a aims:Risk` need not see every type triple
 
     def matching(self, atom: _Triple) -> Iterable[Triple]:
         if isinstance(atom.p, Variable):
             return self.triples
+        if not isinstance(atom.o, Variable):
+            return itertools.chain.from_iterable(self.by_pred_obj.get((p, atom.o), ()) for p in atom.p)
         return itertools.chain.from_iterable(self.by_pred.get(p, ()) for p in atom.p)
 
     def __bool__(self) -> bool:
@@ -444,10 +449,18 @@ class _NotLocal(Exception):
     """This query's candidates cannot be computed: re-run it whole."""
 
 
+def _loose(rows: Iterable[tuple]) -> list[tuple]:
+    """VALUES rows with every literal left UNDEF (free): rdflib normalises some lexical forms
+    ("01"^^xsd:integer reads back as "1"), and a VALUES row must be the store's very term to
+    join. A free column only widens the candidates."""
+    out = {tuple(None if isinstance(t, Literal) else t for t in row) for row in rows}
+    return sorted(out, key=lambda r: tuple("" if t is None else t.n3() for t in r))
+
+
 def _side_query(atom: _Triple, anc: tuple, rows: set[tuple], removed: _Changes | None) -> str:
     """The candidate query of one pattern and one side (see the module docstring)."""
     variables = atom.variables()
-    parts = [_values_text(variables, sorted(rows, key=lambda r: tuple(t.n3() for t in r)))] if variables else []
+    parts = [_values_text(variables, _loose(rows))] if variables else []
     for other in anc:
         if other == atom:
             continue
@@ -462,7 +475,7 @@ def _side_query(atom: _Triple, anc: tuple, rows: set[tuple], removed: _Changes |
                 gone.add(tuple(sigma[v] for v in other.variables()))
             if gone:
                 if other.variables():
-                    parts.append(f"{{ {other.text()} }} UNION {{ {_values_text(other.variables(), sorted(gone))} }}")
+                    parts.append(f"{{ {other.text()} }} UNION {{ {_values_text(other.variables(), _loose(gone))} }}")
                 # a ground pattern that a removed triple matched held in the old graph: no constraint
                 continue
         parts.append(other.text())
@@ -570,7 +583,8 @@ def revalidate(compiled: CompiledShapes, store: Store, added: Iterable[Triple], 
         focus: set[Node] | None = set()
         for j in group:
             found = candidates(analyses[j], store, plus, minus, stats)
-            if found is ALL or any(isinstance(f, BNode) for f in found):
+            # VALUES ?this can hold neither a blank node nor, surely, a literal's own lexical form
+            if found is ALL or any(isinstance(f, (BNode, Literal)) for f in found):
                 focus = ALL
                 break
             focus |= found
