@@ -70,6 +70,7 @@ import bisect
 import hashlib
 import itertools
 import operator
+import re
 import time
 from collections import defaultdict
 from collections.abc import Iterable
@@ -86,7 +87,7 @@ from rdflib.term import Node, Variable
 from .cache import cached
 from .namespaces import PREFIXES
 from .shacl import _OPAQUE, HELPER, CompiledQuery, CompiledShapes, ValidationResult, _result_order, resolve_classes, run
-from .store import Store, Triple
+from .store import Store, Triple, matching_brace
 
 THIS = Variable("this")
 ALL = None  # a query's candidates when it cannot be localised: every focus node
@@ -546,12 +547,51 @@ def plans(texts: tuple[str, ...]) -> tuple[_Plan, ...]:
     return cached(f"revalidate-{digest}", [Path(__file__)], lambda: tuple(plan(t) for t in texts))
 
 
+_TOP_GROUP = re.compile(r"\b(OPTIONAL|MINUS)\s*\{|\{\s*SELECT\s+DISTINCT\s+\?this\s+WHERE\s*\{", re.IGNORECASE)
+_INNER_VALUES = re.compile(r"\bVALUES\s*(\?\w+|\([^()]*\))\s*\{[^{}]*\}", re.IGNORECASE)
+_USES_THIS = re.compile(r"[?$]this\b")
+
+
 def restricted(text: str, focus: Iterable[Node]) -> str:
     """The query with `VALUES ?this { focus }` first in its WHERE group (pyoxigraph evaluates a
-    leading VALUES first)."""
-    opening = _OPAQUE.sub(lambda m: " " * len(m.group(0)), text).index("{")
-    values = " ".join(sorted(f.n3() for f in focus))
-    return f"{text[:opening + 1]}\n  VALUES ?this {{ {values} }}{text[opening + 1:]}"
+    leading VALUES first), and again inside those groups of that WHERE group that pyoxigraph
+    evaluates on their own (else e.g. a MINUS reads every value of its path at 1M triples):
+    - an OPTIONAL using ?this: its left side binds ?this to one of `focus`, so only a right-side
+      solution compatible with that can extend it, with or without the VALUES;
+    - a MINUS whose group is triple patterns (and VALUES) alone, using ?this: each of its
+      solutions binds ?this, so only those with ?this in `focus` can remove a row;
+    - the target's `{ SELECT DISTINCT ?this WHERE { … } }`: joined on ?this anyway.
+    Nested groups (inside an OPTIONAL, a UNION branch …) are left alone: their left side need
+    not bind ?this."""
+    bare = _OPAQUE.sub(lambda m: " " * len(m.group(0)), text)
+    opening = bare.index("{")
+    closing = matching_brace(bare, opening)
+    inserts = [opening]
+    depth, i = 0, opening + 1
+    for m in _TOP_GROUP.finditer(bare, opening + 1, closing):
+        # the depth at the match: braces between the last position and here
+        depth += bare.count("{", i, m.start()) - bare.count("}", i, m.start())
+        i = m.start()
+        if depth != 0:
+            continue
+        inner = m.end() - 1
+        body = bare[inner + 1:matching_brace(bare, inner)]
+        if not _USES_THIS.search(body):
+            continue
+        if m.group(1) and m.group(1).upper() == "MINUS":
+            plain = _INNER_VALUES.sub(" ", body)
+            if "{" in plain or re.search(r"\b(FILTER|BIND|OPTIONAL|UNION|MINUS|SELECT|GRAPH|SERVICE)\b", plain, re.I):
+                continue
+        elif not m.group(1):  # the sub-select: nothing after its WHERE group (no GROUP BY, LIMIT …)
+            outer = matching_brace(bare, m.start())
+            if bare[matching_brace(bare, inner) + 1:outer].strip():
+                continue
+        inserts.append(inner)
+    values = " VALUES ?this { " + " ".join(sorted(f.n3() for f in focus)) + " } "
+    out = text
+    for at in sorted(inserts, reverse=True):
+        out = out[:at + 1] + values + out[at + 1:]
+    return out
 
 
 def revalidate(compiled: CompiledShapes, store: Store, added: Iterable[Triple], removed: Iterable[Triple],
