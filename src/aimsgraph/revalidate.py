@@ -91,6 +91,9 @@ from .store import Store, Triple, matching_brace
 
 THIS = Variable("this")
 ALL = None  # a query's candidates when it cannot be localised: every focus node
+# Past this many candidates a query runs whole and its rows are filtered: at 1M triples
+# obligation-partially-covered took 0.97 s restricted to 1,752 systems, 0.54 s whole.
+WHOLE_ABOVE = 1000
 
 
 class _Unsupported(Exception):
@@ -637,8 +640,13 @@ def revalidate(compiled: CompiledShapes, store: Store, added: Iterable[Triple], 
             stats["restricted"] = stats.get("restricted", 0) + 1
             stats["candidates"] = stats.get("candidates", 0) + len(focus)
         for j in group:
-            text = texts[j] if focus is ALL else restricted(texts[j], focus)
-            fresh.extend(queries[j].results(store.query(text).rows))
+            if focus is ALL:
+                rows = store.query(texts[j]).rows
+            elif len(focus) > WHOLE_ABOVE:  # the whole query, its rows for the candidates: cheaper
+                rows = [row for row in store.query(texts[j]).rows if row["this"] in focus]
+            else:
+                rows = store.query(restricted(texts[j], focus)).rows
+            fresh.extend(queries[j].results(rows))
     index = {_key(queries[g[0]]): i for i, g in enumerate(groups)}
     kept: list[ValidationResult] = []
     for r in previous:  # in run's order: by _result_order, ties in the queries' order
