@@ -221,3 +221,45 @@ main()
     after = _stored(loaded)  # reading it finds the increment unfinished and recovers
     assert after == {**before, "pending": []}
     assert os.path.isdir(loaded)
+
+
+# --- findings kept between commands, brought up to date by add ------------------------------------
+
+VALID_EVIDENCE_FOR_A74 = EVIDENCE_TTL.replace("EV-99", "EV-96").replace("2026-02-10", "2027-02-10").replace(
+    "soa/A.6.2.2", "soa/A.7.4")
+
+
+def test_gaps_after_add_equal_a_full_validation(tmp_path, monkeypatch):
+    """`load` validates once and keeps the findings; each `add` updates them from the change alone
+    (revalidate.py); `gaps` then reads them. They must equal validating the store from scratch."""
+    cache = tmp_path / "cache"
+    env = {**os.environ, "AIMSGRAPH_CACHE_DIR": str(cache)}
+    folder = tmp_path / "store"
+
+    def run(*args, cache_dir=env):
+        return subprocess.run([sys.executable, "-m", "aimsgraph", *args], capture_output=True, text=True, cwd=ROOT,
+                              env=cache_dir, timeout=300)
+
+    assert run("load", str(EXAMPLES["finsecure"]), "--store-dir", str(folder), "--as-of", "2026-01-31").returncode == 0
+    first = json.loads(run("gaps", "--store-dir", str(folder), "--as-of", "2026-01-31", "--format", "json").stdout)
+    for number, text in enumerate((EVIDENCE_TTL, VALID_EVIDENCE_FOR_A74)):
+        fragment = tmp_path / f"fragment-{number}.ttl"
+        fragment.write_text(text, encoding="utf-8")
+        assert run("add", str(fragment), "--store-dir", str(folder)).returncode == 0
+        kept = run("gaps", "--store-dir", str(folder), "--as-of", "2026-01-31", "--format", "json").stdout
+        fresh = run("gaps", "--store-dir", str(folder), "--as-of", "2026-01-31", "--format", "json",
+                    cache_dir={**os.environ, "AIMSGRAPH_CACHE_DIR": "off"}).stdout
+        assert kept == fresh
+    final = json.loads(kept)["findings"]
+    gone = [f for f in first["findings"] if f not in final]
+    assert ("control-unevidenced", "A.7.4") in [(f["rule"], f["focus"]) for f in gone]
+
+    # an unchanged store's gaps read the kept findings: no validation runs
+    import aimsgraph.pipeline as pipeline
+
+    monkeypatch.setenv("AIMSGRAPH_CACHE_DIR", str(cache))
+    monkeypatch.setattr(pipeline, "validate", lambda *a, **k: pytest.fail("validated again"))
+    store = open_store("oxigraph", str(folder))
+    analysis = pipeline.analyse_stored(store, AS_OF)
+    assert [f.as_json() for f in analysis.validation.findings] == final
+    del analysis, store

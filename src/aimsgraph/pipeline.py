@@ -28,7 +28,8 @@ from .namespaces import AIMS, GRAPH_DATA, GRAPH_INFERRED, GRAPH_PARAMETERS, to_c
 from .query import rows_as_text, run_named
 from .reason import Parameters, ReasoningReport, reason
 from .store import GraphView, Store, open_store
-from .validate import SEVERITY_RANK, Finding, Validation, check_validator, readiness, shapes_graph, validate
+from .validate import (SEVERITY_RANK, Finding, Validation, check_validator, keep_validation, kept_validation,
+                       readiness, shapes_graph, update_validation, validate)
 
 
 class Progress:
@@ -56,6 +57,7 @@ class Analysis:
     validator: str = "store"
     _validation: Validation | None = field(default=None, repr=False)
     temporary: list[str] = field(default_factory=list, repr=False)  # graphs to drop when done
+    kept_as: str | None = field(default=None, repr=False)  # a persistent store's state: findings kept under it
 
     def release(self) -> None:
         """Drop what only this analysis needed (a temporary reasoning version in a persistent store)."""
@@ -67,9 +69,15 @@ class Analysis:
     @property
     def validation(self) -> Validation:
         if self._validation is None:
-            with self.progress.stage("validate") as note:
-                self._validation = validate(self.store, self.validator)
-                note(f"{len(self._validation.findings):,} findings")
+            kept = self.kept_as is not None and self.validator == "store"
+            if kept:
+                self._validation = kept_validation(self.kept_as)
+            if self._validation is None:
+                with self.progress.stage("validate") as note:
+                    self._validation = validate(self.store, self.validator)
+                    note(f"{len(self._validation.findings):,} findings")
+                if kept:
+                    keep_validation(self.kept_as, self._validation)
         return self._validation
 
 
@@ -118,7 +126,9 @@ def analyse(path: Path | str, as_of: date | None = None, *, owl_engine: str = "a
         return report
 
     reasoning = workspace.replace(store, org, fill)
-    return Analysis(workspace.current(store, org).view(store), params, reasoning, progress, validator)
+    version = workspace.current(store, org)
+    return Analysis(version.view(store), params, reasoning, progress, validator,
+                    kept_as=workspace.state_key(store, version))
 
 
 def analyse_stored(store: Store, as_of: date | None = None, *, org: str | None = None, owl_engine: str = "auto",
@@ -138,7 +148,8 @@ def analyse_stored(store: Store, as_of: date | None = None, *, org: str | None =
     view = version.view(store)
     stored = set(view.triples(GRAPH_PARAMETERS))
     if stored == {_plain(t) for t in params.triples()}:
-        return Analysis(view, params, ReasoningReport(owl_engine), progress, validator)
+        return Analysis(view, params, ReasoningReport(owl_engine), progress, validator,
+                        kept_as=workspace.state_key(store, version))
     temporary = workspace.Version(version.org, version.data, workspace.new_version_id(), version.packaged)
     view = temporary.view(store)
     with progress.stage("reason") as note:
@@ -184,6 +195,7 @@ def add_stored(store: Store, path: Path | str, *, org: str | None = None, progre
         if len(present(view, triples, GRAPH_DATA)) < view.count(GRAPH_DATA):
             why = "the register leaves out triples the stored data holds (add only adds; use load to replace)"
     report = None
+    before_key = workspace.state_key(store, version)
     if why is None:
         finish = workspace.begin_increment(store, version)
         try:
@@ -205,9 +217,20 @@ def add_stored(store: Store, path: Path | str, *, org: str | None = None, progre
             note(f"reasoned from scratch: {why}")
         report = MaintenanceReport(data_added=len(triples), fallback=why, added=None, removed=None)
         version = workspace.current(store, version.org)
-        return Analysis(version.view(store), params, reasoning, progress, validator), report
+        return Analysis(version.view(store), params, reasoning, progress, validator,
+                        kept_as=workspace.state_key(store, version)), report
     version = workspace.current(store, version.org)
-    return Analysis(version.view(store), params, ReasoningReport(owl_engine), progress, validator), report
+    analysis = Analysis(version.view(store), params, ReasoningReport(owl_engine), progress, validator,
+                        kept_as=workspace.state_key(store, version))
+    previous = kept_validation(before_key, with_results=True) if validator == "store" else None
+    if previous is not None:  # the findings brought up to date from the change alone
+        with progress.stage("validate") as note:
+            analysis._validation = update_validation(analysis.store, previous, report.added, report.removed)
+            note(f"{len(analysis._validation.findings):,} findings")
+        keep_validation(analysis.kept_as, analysis._validation)
+    else:
+        analysis.validation  # validated whole once, and kept: the next add starts from it
+    return analysis, report
 
 
 def _plain(t):

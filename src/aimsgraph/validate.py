@@ -343,3 +343,89 @@ def report_turtle(validation: Validation) -> str:
     for prefix, ns in PREFIXES.items():
         g.bind(prefix, ns)
     return g.serialize(format="turtle")
+
+
+# --- findings kept between commands ----------------------------------------------------------------
+# A persistent store's analysis is validated once per state (load, or increment) and its results
+# and findings kept in the user's cache folder under a key naming that state (store, organisation,
+# reasoning version, increment): `gaps` on an unchanged store reads them back instead of
+# validating again, and `add` brings them up to date from the change alone (update_validation).
+# The store never holds them; a key that is not found is validated from scratch.
+
+
+def _kept_path(key: str) -> Path | None:
+    import hashlib
+
+    from . import __version__
+    from .cache import cache_dir
+
+    folder = cache_dir()
+    if folder is None:
+        return None
+    shapes = "|".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in data_files("shapes"))
+    digest = hashlib.sha256(f"{key}\0{shapes}\0{__version__}".encode()).hexdigest()[:32]
+    return folder / "findings" / digest
+
+
+def kept_validation(key: str, with_results: bool = False) -> Validation | None:
+    """The validation kept under `key` (its results too when asked: the next increment needs
+    them, `gaps` does not), or None."""
+    import pickle
+
+    path = _kept_path(key)
+    if path is None:
+        return None
+    try:
+        with open(path / "findings.pickle", "rb") as handle:
+            findings = pickle.load(handle)  # noqa: S301 (written below, in the user's own folder)
+        results: list = []
+        if with_results:
+            with open(path / "results.pickle", "rb") as handle:
+                results = pickle.load(handle)  # noqa: S301
+    except (OSError, pickle.PickleError, EOFError, AttributeError, ImportError, TypeError, ValueError):
+        return None
+    compiled = compiled_shapes()
+    return Validation(findings, results, "store", compiled.shapes)
+
+
+def keep_validation(key: str, validation: Validation) -> None:
+    """Keep `validation` under `key` (written whole or not at all)."""
+    import os
+    import pickle
+    import tempfile
+
+    path = _kept_path(key)
+    if path is None:
+        return
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for name, value in (("results.pickle", validation.results), ("findings.pickle", validation.findings)):
+            with tempfile.NamedTemporaryFile(dir=path, delete=False, suffix=".part") as handle:
+                pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(handle.name, path / name)  # findings last: present means complete
+    except (OSError, pickle.PickleError, TypeError, AttributeError):
+        pass
+
+
+def update_validation(store: Store, previous: Validation, added: Iterable, removed: Iterable) -> Validation:
+    """The validation of the store now, from `previous` (with its results) and the net change of
+    the union of its graphs since: the compiled queries re-run only for the focus nodes the change
+    can reach (revalidate.py), and findings rebuilt only for the focus nodes whose results
+    changed (a finding merges the results of one rule about one focus node)."""
+    from .revalidate import revalidate
+
+    added, removed = set(added), set(removed)
+    compiled = compiled_shapes()
+    results = revalidate(compiled, store, added, removed, previous.results)
+    before = {(r, r.bindings) for r in previous.results}
+    after = {(r, r.bindings) for r in results}
+    touched = {r.focus for r, _ in before ^ after}
+    # a register id added or removed changes how findings name a node, not the results
+    renamed = {t[0] for t in added | removed if t[1] == AIMS.registerId}
+    redo = [r for r in results if r.focus in touched or r.focus in renamed or r.value in renamed]
+    touched |= {r.focus for r in redo}
+    labels = register_ids(store, [n for r in redo for n in (r.focus, r.value) if n is not None])
+    fresh = findings_from_results(redo, compiled.shapes, labels)
+    gone = {str(n) for n in touched}
+    findings = sorted([f for f in previous.findings if f.focus_iri not in gone] + fresh, key=Finding.sort_key)
+    return Validation(findings, results, "store", compiled.shapes)

@@ -53,6 +53,7 @@ class Version:
     data: str
     reasoning: str
     packaged: str
+    increment: int = 0  # increments made in place on this reasoning version (incremental.py)
 
     def mapping(self) -> dict[str, str]:
         root = f"{ORG_BASE}{self.org}/"
@@ -94,16 +95,17 @@ def packaged_version() -> str:
 
 
 _CURRENT = """
-SELECT ?org ?data ?reasoning ?packaged WHERE {
+SELECT ?org ?data ?reasoning ?packaged ?increment WHERE {
   GRAPH <%s> { ?node aims:organisationId ?org ; aims:dataVersion ?data ; aims:reasoningVersion ?reasoning ;
-                     aims:packagedVersion ?packaged . }
+                     aims:packagedVersion ?packaged . OPTIONAL { ?node aims:incrementCount ?increment } }
 }""" % CONTROL_GRAPH
 
 
 def current_versions(store: Store) -> dict[str, Version]:
     """Every organisation in the store with its current versions."""
     rows = store.query(_CURRENT).rows
-    return {str(r["org"]): Version(str(r["org"]), str(r["data"]), str(r["reasoning"]), str(r["packaged"]))
+    return {str(r["org"]): Version(str(r["org"]), str(r["data"]), str(r["reasoning"]), str(r["packaged"]),
+                                   int(r["increment"]) if r.get("increment") is not None else 0)
             for r in rows}
 
 
@@ -167,9 +169,20 @@ INCREMENT_PENDING = URIRef("https://w3id.org/aimsgraph/ontology#incrementPending
 def begin_increment(store: Store, version: Version) -> str:
     """Mark `version` as being changed in place; returns the update that ends the mark (run it
     in the same request as the change's last step)."""
-    triple = f"{org_node(version.org).n3()} {INCREMENT_PENDING.n3()} {Literal(version.reasoning).n3()}"
+    node = org_node(version.org).n3()
+    triple = f"{node} {INCREMENT_PENDING.n3()} {Literal(version.reasoning).n3()}"
     store.update(f"INSERT DATA {{ GRAPH <{CONTROL_GRAPH}> {{ {triple} }} }}")
-    return f"DELETE DATA {{ GRAPH <{CONTROL_GRAPH}> {{ {triple} }} }}"
+    count = "<https://w3id.org/aimsgraph/ontology#incrementCount>"
+    return (f"DELETE DATA {{ GRAPH <{CONTROL_GRAPH}> {{ {triple} }} }} ; "
+            f"DELETE WHERE {{ GRAPH <{CONTROL_GRAPH}> {{ {node} {count} ?n }} }} ; "
+            f"INSERT DATA {{ GRAPH <{CONTROL_GRAPH}> {{ {node} {count} {version.increment + 1} }} }}")
+
+
+def state_key(store: Store, version: Version) -> str:
+    """A name for the state `version` holds in `store`: what kept findings are filed under."""
+    base = getattr(store, "base", store)
+    where = getattr(base, "path", None) or getattr(base, "query_url", None) or f"memory:{id(base)}"
+    return f"{where}|{version.org}|{version.data}|{version.reasoning}|{version.increment}|{version.packaged}"
 
 
 def interrupted(store: Store) -> list[str]:
