@@ -376,16 +376,108 @@ def kept_validation(key: str, with_results: bool = False) -> Validation | None:
     if path is None:
         return None
     try:
-        with open(path / "findings.pickle", "rb") as handle:
-            findings = pickle.load(handle)  # noqa: S301 (written below, in the user's own folder)
+        with open(path / "findings.pickle", "rb") as handle:  # written below, in the user's own folder
+            findings = [Finding(*row) for row in pickle.load(handle)]  # noqa: S301
         results: list = []
+        encoding = None
         if with_results:
             with open(path / "results.pickle", "rb") as handle:
-                results = pickle.load(handle)  # noqa: S301
+                encoded = pickle.load(handle)  # noqa: S301
+            encoding = _Encoding(encoded[0], encoded[1])
+            results = _decode_results(encoded, encoding)
     except (OSError, pickle.PickleError, EOFError, AttributeError, ImportError, TypeError, ValueError):
         return None
     compiled = compiled_shapes()
-    return Validation(findings, results, "store", compiled.shapes)
+    validation = Validation(findings, results, "store", compiled.shapes)
+    validation.encoding = encoding
+    return validation
+
+
+class _Encoding:
+    """Results as rows of indexes into tables of distinct terms and term tuples: tens of thousands
+    of results name a few thousand terms, and rebuilding each rdflib term once (not once per
+    result) is what makes reading them back fast. Results read back keep their rows (by object:
+    `rows_of`, with the list that holds them, so no id is reused), so writing them again after an
+    increment encodes only the new ones."""
+
+    def __init__(self, table: list | None = None, tuples: list | None = None):
+        self.table: list = table or []
+        self.tuples: list = tuples or []
+        self.by_value = {key: i for i, key in enumerate(self.table)}
+        self.tuple_index = {key: i for i, key in enumerate(self.tuples)}
+        self.rows_of: dict[int, tuple] = {}
+        self.holds: list = []
+
+    def ref(self, term, by_id: dict) -> int:
+        found = by_id.get(id(term))
+        if found is not None:
+            return found
+        if term is None:
+            key: tuple = ("n",)
+        elif isinstance(term, Literal):
+            key = ("l", str(term), term.datatype and str(term.datatype), term.language)
+        else:
+            key = ("b" if isinstance(term, rdflib.BNode) else "u", str(term))
+        found = self.by_value.get(key)
+        if found is None:
+            found = self.by_value[key] = len(self.table)
+            self.table.append(key)
+        by_id[id(term)] = found
+        return found
+
+    def group(self, values: tuple) -> int:
+        found = self.tuple_index.get(values)
+        if found is None:
+            found = self.tuple_index[values] = len(self.tuples)
+            self.tuples.append(values)
+        return found
+
+    def encode(self, results: list[ValidationResult]) -> tuple:
+        by_id: dict[int, int] = {}  # the results of one query share their term objects
+        ref, group, known = self.ref, self.group, self.rows_of
+        rows = []
+        for r in results:
+            row = known.get(id(r))
+            if row is None:
+                row = (ref(r.shape, by_id), ref(r.focus, by_id), ref(r.value, by_id), ref(r.path, by_id),
+                       ref(r.component, by_id), ref(r.severity, by_id), ref(r.constraint, by_id),
+                       group(tuple(ref(m, by_id) for m in r.messages)),
+                       group(tuple((n, ref(t, by_id)) for n, t in r.bindings)) if r.bindings else -1)
+            rows.append(row)
+        return self.table, self.tuples, rows
+
+
+def _encode_results(results: list[ValidationResult], encoding: "_Encoding | None" = None) -> tuple:
+    return (encoding or _Encoding()).encode(results)
+
+
+def _decode_results(encoded: tuple, encoding: "_Encoding | None" = None) -> list[ValidationResult]:
+    table, tuples, rows = encoded
+    terms: list = []
+    for entry in table:
+        kind = entry[0]
+        if kind == "u":
+            terms.append(URIRef(entry[1]))
+        elif kind == "b":
+            terms.append(rdflib.BNode(entry[1]))
+        elif kind == "l":
+            terms.append(Literal(entry[1], datatype=entry[2], lang=entry[3]))
+        else:
+            terms.append(None)
+    messages = [tuple(terms[m] for m in t) if not t or not isinstance(t[0], tuple) else () for t in tuples]
+    bindings = [tuple((n, terms[i]) for n, i in t) if t and isinstance(t[0], tuple) else () for t in tuples]
+    new = object.__new__
+    out = []
+    for a, b, c, d, e, f, g, m, n in rows:
+        result = new(ValidationResult)
+        result.__dict__.update(shape=terms[a], focus=terms[b], value=terms[c], path=terms[d], component=terms[e],
+                               severity=terms[f], constraint=terms[g], messages=messages[m],
+                               bindings=bindings[n] if n >= 0 else ())
+        out.append(result)
+    if encoding is not None:
+        encoding.rows_of = {id(r): row for r, row in zip(out, rows)}
+        encoding.holds = out
+    return out
 
 
 def keep_validation(key: str, validation: Validation) -> None:
@@ -399,7 +491,9 @@ def keep_validation(key: str, validation: Validation) -> None:
         return
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        for name, value in (("results.pickle", validation.results), ("findings.pickle", validation.findings)):
+        for name, value in (("results.pickle", _encode_results(validation.results, getattr(validation, "encoding", None))),
+                            ("findings.pickle", [(f.rule, f.severity, f.focus, f.focus_iri, f.refs, f.message)
+                                                 for f in validation.findings])):
             with tempfile.NamedTemporaryFile(dir=path, delete=False, suffix=".part") as handle:
                 pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(handle.name, path / name)  # findings last: present means complete
@@ -414,11 +508,18 @@ def update_validation(store: Store, previous: Validation, added: Iterable, remov
     changed (a finding merges the results of one rule about one focus node)."""
     from .revalidate import revalidate
 
+    import bisect
+
     added, removed = set(added), set(removed)
     compiled = compiled_shapes()
     results = revalidate(compiled, store, added, removed, previous.results)
-    before = {(r, r.bindings) for r in previous.results}
-    after = {(r, r.bindings) for r in results}
+    # revalidate keeps the results it did not re-run as the same objects: what changed is what
+    # is not in both lists by identity (comparing 80k results by value costs more than the rest)
+    kept = {id(r) for r in previous.results}
+    now = {id(r) for r in results}
+    changed = [r for r in results if id(r) not in kept] + [r for r in previous.results if id(r) not in now]
+    before = {(r, r.bindings) for r in previous.results if r.focus in {c.focus for c in changed}}
+    after = {(r, r.bindings) for r in results if r.focus in {c.focus for c in changed}}
     touched = {r.focus for r, _ in before ^ after}
     # a register id added or removed changes how findings name a node, not the results
     renamed = {t[0] for t in added | removed if t[1] == AIMS.registerId}
@@ -427,5 +528,9 @@ def update_validation(store: Store, previous: Validation, added: Iterable, remov
     labels = register_ids(store, [n for r in redo for n in (r.focus, r.value) if n is not None])
     fresh = findings_from_results(redo, compiled.shapes, labels)
     gone = {str(n) for n in touched}
-    findings = sorted([f for f in previous.findings if f.focus_iri not in gone] + fresh, key=Finding.sort_key)
-    return Validation(findings, results, "store", compiled.shapes)
+    findings = [f for f in previous.findings if f.focus_iri not in gone]  # still in order
+    for finding in fresh:
+        bisect.insort(findings, finding, key=Finding.sort_key)
+    validation = Validation(findings, results, "store", compiled.shapes)
+    validation.encoding = getattr(previous, "encoding", None)  # the kept rows of the unchanged results
+    return validation
