@@ -131,32 +131,17 @@ def run_named(store: Store, name: str, params: dict[str, str] | None = None) -> 
     q = named_query(name)
     result = store.query(q.text, q.bindings(params or {}))
     if q.order and result.kind == "select":
+        order = q.order
+
+        def key(row: dict) -> tuple:  # one flat tuple: a third faster to build and compare than nested ones
+            parts: list = []
+            for column in order:
+                parts.extend(_order_key(row.get(column)))
+            return tuple(parts)
+
         with collector_paused():  # a key per row
-            sort_rows(result.rows, q.order)
+            result.rows.sort(key=key)
     return result
-
-
-def sort_rows(rows: list[dict], order: tuple[str, ...]) -> None:
-    """Sort `rows` in place by the `order` columns as ORDER BY would (`_order_key`), stably.
-    Each column's distinct terms are ranked once (rows share their term objects: the stores
-    convert each distinct term once), and each row's key is one integer made of its ranks: a
-    sort comparing ints instead of tuples of strings (trace-edges at 1M: 0.5 -> 0.1 s)."""
-    if len(rows) < 2:
-        return
-    key = [0] * len(rows)
-    for column in order:
-        cells = [row.get(column) for row in rows]
-        distinct = {id(t): t for t in cells}  # ids: rdflib's term hash is Python code, 10x a str's
-        rank: dict[int, int] = {}
-        size, last = 0, None
-        for k, ident in sorted((_order_key(t), ident) for ident, t in distinct.items()):
-            if k != last:  # equal keys share a rank: terms equal in order keep the rows' own order
-                size, last = size + 1, k
-            rank[ident] = size
-        size += 1
-        key = [before * size + rank[id(t)] for before, t in zip(key, cells)]
-    ranked = sorted(zip(key, range(len(rows))))  # (key, index): ties in the rows' own order
-    rows[:] = [rows[i] for _, i in ranked]
 
 
 _text = str.__str__  # the plain str of a URIRef or Literal, without rdflib's Python-level methods
