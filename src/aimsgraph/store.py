@@ -464,10 +464,10 @@ class OxigraphStore(Store):
         after = sum(1 for _ in self._store.quads_for_pattern(None, None, None, g))
         return after - before
 
-    def query(self, sparql: str, bindings: Bindings | None = None, dataset: Dataset | None = None) -> QueryResult:
+    def _query(self, sparql: str, bindings: Bindings | None, dataset: Dataset | None):
         subs = {ox.Variable(k): _to_ox(v) for k, v in (bindings or {}).items()}
         try:
-            res = self._store.query(
+            return self._store.query(
                 sparql, prefixes=PREFIXES, substitutions=subs or None, **self._dataset_options(dataset)
             )
         except SyntaxError as exc:
@@ -477,6 +477,21 @@ class OxigraphStore(Store):
         except RuntimeError as exc:  # e.g. a bound variable that the SELECT does not project
             hint = " (a parameter must appear in the SELECT clause to be bound)" if "projection" in str(exc) else ""
             raise QueryError(f"{exc}{hint}") from exc
+
+    def select_cells(self, sparql: str, bindings: Bindings | None = None) -> tuple[list[str], list[list[str]]] | None:
+        """A SELECT's variables and rows as the engine's SPARQL TSV cells (`<iri>`, `"text"`, other
+        literals and blank nodes in their TSV form, "" for unbound), for a consumer that wants
+        text and not terms (`query.run_named_text`); None for an ASK or CONSTRUCT."""
+        res = self._query(sparql, bindings, None)
+        if not isinstance(res, ox.QuerySolutions):
+            return None
+        names = [v.value for v in res.variables]
+        lines = res.serialize(format=_TSV).decode("utf-8").split("\n")
+        with collector_paused():
+            return names, [line.split("\t") for line in lines[1:-1]]
+
+    def query(self, sparql: str, bindings: Bindings | None = None, dataset: Dataset | None = None) -> QueryResult:
+        res = self._query(sparql, bindings, dataset)
         if isinstance(res, (bool, ox.QueryBoolean)):
             return QueryResult("ask", boolean=bool(res))
         if isinstance(res, ox.QuerySolutions):
