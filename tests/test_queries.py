@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from aimsgraph.cli import app
 from aimsgraph.resources import data_files
 from aimsgraph.pipeline import analyse
-from aimsgraph.query import parse_query_file, rows_as_text, run_named, term_from_text
+from aimsgraph.query import parse_query_file, rows_as_text, run_named, run_named_text, term_from_text
 
 HERE = Path(__file__).parent / "queries"
 REGISTER = HERE / "register.yaml"
@@ -434,3 +434,19 @@ def test_cli_query_on_the_reference_store():
     assert {engine: (r.exit_code, r.stdout) for engine, r in outputs.items()} == {
         engine: (0, "system\tin_scope\tcategory\nchatbot\ttrue\teuaia:limited-risk\nlegacy\tfalse\t\n") for engine in STORES
     }
+
+
+@pytest.mark.parametrize("path", QUERY_FILES, ids=lambda p: p.name)
+def test_text_rows_equal_the_term_rows_shown_as_text(path):
+    """run_named_text (the `query` command's path: the engine's TSV cells straight to text) gives
+    the rows, order and unbound cells that rows_as_text(run_named(...)) gives."""
+    q = parse_query_file(path)
+    store = analysed(REGISTER, "oxigraph").store
+    result = run_named(store, q.name)
+    expected = [[row.get(v) for v in result.vars] for row in rows_as_text(result)]
+    assert run_named_text(store, q.name) == (result.vars, expected)
+    for name, kind in q.params.items():  # and with a parameter bound
+        params = {name: SAMPLE_VALUES[kind.split()[0].rstrip(":")]}
+        bound = run_named(store, q.name, params)
+        assert run_named_text(store, q.name, params) == (
+            bound.vars, [[row.get(v) for v in bound.vars] for row in rows_as_text(bound)])

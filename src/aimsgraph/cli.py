@@ -30,7 +30,7 @@ from .errors import AimsGraphError, InputError
 from .load import load_packaged, read_input
 from .pipeline import (Analysis, Progress, analyse, analyse_stored, check_filters, classify, filter_findings,
                        gaps_document)
-from .query import named_queries, named_query, rows_as_text, run_named
+from .query import named_queries, named_query, rows_as_text, run_named_text
 from .acttext import CHOICES as ACT_TEXT_CHOICES
 from .owl import OWL_ENGINES
 from .render import classification_text, findings_markdown, findings_text, to_json
@@ -423,13 +423,18 @@ def _write_result(result, fmt: AnswerFormat) -> None:
             g.add(t)
         sys.stdout.write(g.serialize(format="turtle"))
         return
-    rows = rows_as_text(result)
+    _write_rows(result.vars, [[row.get(v) for v in result.vars] for row in rows_as_text(result)], fmt)
+
+
+def _write_rows(columns: list[str], rows: list[list[str | None]], fmt: AnswerFormat) -> None:
+    """Rows of text (None for unbound) as JSON (a row names its bound columns) or tab-separated."""
     if fmt is AnswerFormat.json:
-        sys.stdout.write(to_json({"columns": result.vars, "rows": rows}))
+        sys.stdout.write(to_json({"columns": columns, "rows": [
+            {c: v for c, v in zip(columns, row) if v is not None} for row in rows]}))
     else:
-        sys.stdout.write("\t".join(result.vars) + "\n")
-        for row in rows:
-            sys.stdout.write("\t".join(row.get(v, "") for v in result.vars) + "\n")
+        lines = ["\t".join(columns)]
+        lines.extend("\t".join(v or "" for v in row) for row in rows)
+        sys.stdout.write("\n".join(lines) + "\n")
 
 
 @app.command()
@@ -480,8 +485,10 @@ def query(
 
             forbid_network(text)  # a user's query file must not reach out (SERVICE) unasked
             result = store.query(text, {k: term_from_text(v) for k, v in params.items()})
-        else:
-            result = run_named(store, name, params)
+        else:  # named queries are SELECTs: their rows go out as text without becoming rdflib terms
+            columns, rows = run_named_text(store, name, params)
+            _write_rows(columns, rows, fmt)
+            return
     _write_result(result, fmt)
 
 

@@ -1,0 +1,38 @@
+"""OxigraphStore.query reads SELECT rows from the engine's TSV text (store._tsv_rows): every kind
+of term comes back as iterating pyoxigraph's solutions gives it (from_ox_term), unbound
+variables stay absent, and edge cases (no rows, no variables) hold."""
+
+from __future__ import annotations
+
+from aimsgraph.store import OxigraphStore, from_ox_term
+
+DATA = r'''INSERT DATA { GRAPH <urn:g> { <urn:a> <urn:p> "x", "a	b", "q\"", "back\\slash", "nl\nx", "cr\rx",
+  "01"^^<http://www.w3.org/2001/XMLSchema#integer>, 5, -2, 1.50, 1e3, true, false, "yes"^^<http://www.w3.org/2001/XMLSchema#boolean>,
+  "2026-01-01"^^<http://www.w3.org/2001/XMLSchema#date>, "hi"@en, "tab\tend"@en-GB, "", "\"", "ends with quote\"",
+  _:b1, <urn:é>, <http://example.org/a#b?c=d>, "é\u2028😀", "x"^^<urn:dt>, "<not an IRI>", "_:nope", "  spaces  " } }'''
+
+
+def _store() -> OxigraphStore:
+    store = OxigraphStore()
+    store.update(DATA)
+    return store
+
+
+def test_rows_equal_the_terms_iteration_gives():
+    store = _store()
+    text = "SELECT ?s ?o ?none WHERE { ?s ?p ?o OPTIONAL { ?s <urn:nope> ?none } }"
+    expected = [{k: from_ox_term(v) for k, v in (("s", sol["s"]), ("o", sol["o"])) if v is not None}
+                for sol in store.native.query(text, use_default_graph_as_union=True)]
+    rows = store.query(text).rows
+    assert len(rows) == 28
+    assert rows == expected
+    for got, want in zip(rows, expected):  # same kinds, datatypes and languages, not only equal values
+        assert type(got["o"]) is type(want["o"]) and got["o"].n3() == want["o"].n3()
+
+
+def test_no_rows_and_no_variables():
+    store = _store()
+    assert store.query("SELECT ?o WHERE { ?s <urn:nothing> ?o }").rows == []
+    empty = store.query("SELECT * WHERE { }")
+    assert empty.vars == [] and empty.rows == [{}]
+    assert store.query("SELECT ?x WHERE { OPTIONAL { ?s <urn:nothing> ?x } }").rows == [{}]
