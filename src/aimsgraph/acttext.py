@@ -38,7 +38,18 @@ class ActText:
 
 @lru_cache(maxsize=1)
 def act_texts() -> tuple[ActText, ...]:
-    """The texts the shipped EU AI Act catalogue records, oldest first."""
+    """The texts the shipped EU AI Act catalogue records, oldest first (read once per version of
+    the catalogue files: cache.py; parsing the catalogues costs a second, which a command answering
+    from a stored analysis otherwise pays for these few facts)."""
+    from pathlib import Path
+
+    from .cache import cached
+    from .load import catalogue_files
+
+    return cached("act-texts", [*catalogue_files(), Path(__file__)], _read_act_texts)
+
+
+def _read_act_texts() -> tuple[ActText, ...]:
     from .load import catalogue_graph  # the catalogue is parsed once per process
 
     g = catalogue_graph()

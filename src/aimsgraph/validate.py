@@ -518,8 +518,9 @@ def update_validation(store: Store, previous: Validation, added: Iterable, remov
     kept = {id(r) for r in previous.results}
     now = {id(r) for r in results}
     changed = [r for r in results if id(r) not in kept] + [r for r in previous.results if id(r) not in now]
-    before = {(r, r.bindings) for r in previous.results if r.focus in {c.focus for c in changed}}
-    after = {(r, r.bindings) for r in results if r.focus in {c.focus for c in changed}}
+    reached = {c.focus for c in changed}
+    before = {(r, r.bindings) for r in previous.results if id(r) not in now and r.focus in reached}
+    after = {(r, r.bindings) for r in results if id(r) not in kept and r.focus in reached}
     touched = {r.focus for r, _ in before ^ after}
     # a register id added or removed changes how findings name a node, not the results
     renamed = {t[0] for t in added | removed if t[1] == AIMS.registerId}
