@@ -41,7 +41,7 @@ from .errors import AimsGraphError, QueryError
 from .namespaces import GRAPH_DATA, GRAPH_INFERRED, PREFIXES
 from .resources import data_files
 from .owl import DELTA_GRAPH, compile_updates, read_schema, resolve_engine, sparql_closure
-from .reason import RULE_DELTA, Parameters, Rule, _bind, _unify, load_rules, reason
+from .reason import RULE_DELTA, Parameters, Rule, _unify, load_rules, reason
 from .store import Dataset, Store, Triple
 
 POSITIVE, NEGATIVE, BOTH = 1, -1, 0
@@ -103,8 +103,7 @@ class _Index:
         if isinstance(p, URIRef):
             return self.by_predicate.get(p, ())
         # a property path: any triple of a predicate it names may take part
-        names = {t for t in _path_terms(p)}
-        return [t for q in names for t in self.by_predicate.get(q, ())]
+        return [t for q in set(_path_terms(p)) for t in self.by_predicate.get(q, ())]
 
     def __bool__(self) -> bool:
         return any(self.by_predicate.values())
@@ -341,7 +340,8 @@ class _Maintainer:
         self.new = Dataset(tuple(base + extra(NEW_DATA, NEW_INFERRED, RULE_DELTA)),
                            tuple(base + extra(NEW_DATA, NEW_INFERRED, RULE_DELTA)))
         self.owl_updates = {}
-        for update in compile_updates(read_schema(store)):
+        self.owl_rules = compile_updates(read_schema(store))  # the closure runs these too
+        for update in self.owl_rules:
             kind, _, iri = update.name.partition(" ")
             if update.branches is not None:
                 key = (RDF.type, URIRef(iri)) if kind == "type" else URIRef(iri)
@@ -557,7 +557,8 @@ def _maintain(store: Store, new: list[Triple], report: MaintenanceReport, finish
     store.add(NEW_DATA, new)
     maintainer = _Maintainer(store, report)
     owl_new: list[Triple] = []
-    report.owl_added = sparql_closure(store, seed=new, collect=owl_new, target=NEW_INFERRED)
+    report.owl_added = sparql_closure(store, seed=new, collect=owl_new, target=NEW_INFERRED,
+                                      updates=maintainer.owl_rules)
     before = maintainer.before
     for t in new:
         before.setdefault(t, t in before_union)

@@ -340,12 +340,14 @@ _EQUALITY_DELTAS = {  # each branch starts from the delta: a UNION is evaluated 
 
 def sparql_closure(store: Store, progress: Callable[[str], None] | None = None,
                    seed: Iterable[Triple] | None = None, collect: list[Triple] | None = None,
-                   target: str = GRAPH_INFERRED) -> int:
+                   target: str = GRAPH_INFERRED, updates: list[OwlUpdate] | None = None) -> int:
     """Run the compiled OWL 2 RL rules in the store until a round adds nothing; every new triple
     goes to the inferred graph. Returns how many were added. With `seed` (new data triples added
     to a store whose closure was complete) the first round reads only them, semi-naive as every
-    later round; `collect` receives every triple added; `target` is where they go."""
-    updates = compile_updates(read_schema(store))
+    later round; `collect` receives every triple added; `target` is where they go; `updates`: the
+    rules compiled for this store's schema already (compiled here when not given)."""
+    if updates is None:
+        updates = compile_updates(read_schema(store))
     added = 0
     previous: str | None = None
     if seed is not None:

@@ -126,9 +126,7 @@ def analyse(path: Path | str, as_of: date | None = None, *, owl_engine: str = "a
         return report
 
     reasoning = workspace.replace(store, org, fill)
-    version = workspace.current(store, org)
-    return Analysis(version.view(store), params, reasoning, progress, validator,
-                    kept_as=workspace.state_key(store, version))
+    return _current_analysis(store, org, params, reasoning, progress, validator)
 
 
 def analyse_stored(store: Store, as_of: date | None = None, *, org: str | None = None, owl_engine: str = "auto",
@@ -158,6 +156,15 @@ def analyse_stored(store: Store, as_of: date | None = None, *, org: str | None =
     analysis = Analysis(view, params, reasoning, progress, validator)
     analysis.temporary = [g for logical, g in temporary.mapping().items() if logical in (GRAPH_INFERRED, GRAPH_PARAMETERS)]
     return analysis
+
+
+def _current_analysis(store: Store, org: str, params: Parameters, reasoning: ReasoningReport,
+                      progress: Progress, validator: str) -> Analysis:
+    """The organisation's current version in a persistent store as an Analysis whose findings are
+    kept under that state's key."""
+    version = workspace.current(store, org)
+    return Analysis(version.view(store), params, reasoning, progress, validator,
+                    kept_as=workspace.state_key(store, version))
 
 
 def add_stored(store: Store, path: Path | str, *, org: str | None = None, progress: Progress = QUIET,
@@ -216,12 +223,8 @@ def add_stored(store: Store, path: Path | str, *, org: str | None = None, progre
             reasoning = workspace.replace(store, version.org, fill)
             note(f"reasoned from scratch: {why}")
         report = MaintenanceReport(data_added=len(triples), fallback=why, added=None, removed=None)
-        version = workspace.current(store, version.org)
-        return Analysis(version.view(store), params, reasoning, progress, validator,
-                        kept_as=workspace.state_key(store, version)), report
-    version = workspace.current(store, version.org)
-    analysis = Analysis(version.view(store), params, ReasoningReport(owl_engine), progress, validator,
-                        kept_as=workspace.state_key(store, version))
+        return _current_analysis(store, version.org, params, reasoning, progress, validator), report
+    analysis = _current_analysis(store, version.org, params, ReasoningReport(owl_engine), progress, validator)
     previous = kept_validation(before_key, with_results=True) if validator == "store" else None
     if previous is not None:  # the findings brought up to date from the change alone
         with progress.stage("validate") as note:

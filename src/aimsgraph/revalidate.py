@@ -86,7 +86,7 @@ from rdflib.term import Node, Variable
 
 from .cache import cached
 from .namespaces import PREFIXES
-from .shacl import _OPAQUE, HELPER, CompiledQuery, CompiledShapes, ValidationResult, _result_order, resolve_classes, run
+from .shacl import _OPAQUE, HELPER, CompiledShapes, ValidationResult, _result_order, resolve_classes, run
 from .store import Store, Triple, matching_brace
 
 THIS = Variable("this")

@@ -34,7 +34,7 @@ from typing import TypeVar
 from rdflib import Literal, URIRef
 
 from .errors import InputError, StoreError
-from .namespaces import GRAPH_BASE, GRAPH_CATALOGUES, GRAPH_DATA, GRAPH_INFERRED, GRAPH_ONTOLOGY, GRAPH_PARAMETERS
+from .namespaces import AIMS, GRAPH_BASE, GRAPH_CATALOGUES, GRAPH_DATA, GRAPH_INFERRED, GRAPH_ONTOLOGY, GRAPH_PARAMETERS
 from .owl import DELTA_GRAPH
 from .store import GraphView, Store
 
@@ -54,6 +54,7 @@ class Version:
     reasoning: str
     packaged: str
     increment: int = 0  # increments made in place on this reasoning version (incremental.py)
+    pending: bool = False  # an increment started and did not finish (see begin_increment)
 
     def mapping(self) -> dict[str, str]:
         root = f"{ORG_BASE}{self.org}/"
@@ -95,9 +96,10 @@ def packaged_version() -> str:
 
 
 _CURRENT = """
-SELECT ?org ?data ?reasoning ?packaged ?increment WHERE {
+SELECT ?org ?data ?reasoning ?packaged ?increment ?pending WHERE {
   GRAPH <%s> { ?node aims:organisationId ?org ; aims:dataVersion ?data ; aims:reasoningVersion ?reasoning ;
-                     aims:packagedVersion ?packaged . OPTIONAL { ?node aims:incrementCount ?increment } }
+                     aims:packagedVersion ?packaged .
+               OPTIONAL { ?node aims:incrementCount ?increment } OPTIONAL { ?node aims:incrementPending ?pending } }
 }""" % CONTROL_GRAPH
 
 
@@ -105,7 +107,8 @@ def current_versions(store: Store) -> dict[str, Version]:
     """Every organisation in the store with its current versions."""
     rows = store.query(_CURRENT).rows
     return {str(r["org"]): Version(str(r["org"]), str(r["data"]), str(r["reasoning"]), str(r["packaged"]),
-                                   int(r["increment"]) if r.get("increment") is not None else 0)
+                                   int(r["increment"]) if r.get("increment") is not None else 0,
+                                   r.get("pending") is not None)
             for r in rows}
 
 
@@ -117,7 +120,7 @@ def current(store: Store, org: str | None) -> Version:
     """The current version of `org`, or of the store's only organisation when `org` is None;
     an InputError names the organisations there are when it is missing or ambiguous."""
     versions = current_versions(store)
-    broken = interrupted(store) if versions else []
+    broken = sorted(name for name, v in versions.items() if v.pending)
     if broken and (org is None or org in broken):
         for name in broken if org is None else [org]:
             recover(store, name)
@@ -163,7 +166,7 @@ def commit(store: Store, version: Version) -> None:
 # and merges its additions into the data graph in its last update. This marker is set before it
 # starts and removed by that update: found set, the increment was interrupted, the data graph is
 # still the previous one, and `recover` reasons over it again into a new version.
-INCREMENT_PENDING = URIRef("https://w3id.org/aimsgraph/ontology#incrementPending")
+INCREMENT_PENDING = AIMS.incrementPending
 
 
 def begin_increment(store: Store, version: Version) -> str:
@@ -172,7 +175,7 @@ def begin_increment(store: Store, version: Version) -> str:
     node = org_node(version.org).n3()
     triple = f"{node} {INCREMENT_PENDING.n3()} {Literal(version.reasoning).n3()}"
     store.update(f"INSERT DATA {{ GRAPH <{CONTROL_GRAPH}> {{ {triple} }} }}")
-    count = "<https://w3id.org/aimsgraph/ontology#incrementCount>"
+    count = AIMS.incrementCount.n3()
     return (f"DELETE DATA {{ GRAPH <{CONTROL_GRAPH}> {{ {triple} }} }} ; "
             f"DELETE WHERE {{ GRAPH <{CONTROL_GRAPH}> {{ {node} {count} ?n }} }} ; "
             f"INSERT DATA {{ GRAPH <{CONTROL_GRAPH}> {{ {node} {count} {version.increment + 1} }} }}")
@@ -187,9 +190,7 @@ def state_key(store: Store, version: Version) -> str:
 
 def interrupted(store: Store) -> list[str]:
     """Organisations whose last increment was interrupted."""
-    rows = store.query(f"""SELECT DISTINCT ?org WHERE {{ GRAPH <{CONTROL_GRAPH}> {{
-        ?node {INCREMENT_PENDING.n3()} ?v ; aims:organisationId ?org }} }}""").rows
-    return sorted(str(r["org"]) for r in rows)
+    return sorted(name for name, version in current_versions(store).items() if version.pending)
 
 
 def recover(store: Store, org: str) -> None:
