@@ -29,7 +29,7 @@ from . import __version__
 from .errors import AimsGraphError, InputError
 from .load import load_packaged, read_input
 from .pipeline import (Analysis, Progress, analyse, analyse_stored, check_filters, classify, filter_findings,
-                       gaps_document)
+                       gaps_text)
 from .query import named_queries, named_query, rows_as_text, run_named_text
 from .acttext import CHOICES as ACT_TEXT_CHOICES
 from .owl import OWL_ENGINES
@@ -369,7 +369,7 @@ def gaps(
                                analysis.store)
     as_of_text = analysis.params.as_of.isoformat()
     if fmt is GapsFormat.json:
-        sys.stdout.write(to_json(gaps_document(analysis, findings)))
+        sys.stdout.write(gaps_text(analysis, findings))
     elif fmt is GapsFormat.markdown:
         sys.stdout.write(findings_markdown(findings, as_of_text, readiness(analysis.store, validation.findings)))
     elif fmt is GapsFormat.turtle:

@@ -28,8 +28,8 @@ from .namespaces import AIMS, GRAPH_DATA, GRAPH_INFERRED, GRAPH_PARAMETERS, to_c
 from .query import rows_as_text, run_named
 from .reason import Parameters, ReasoningReport, reason
 from .store import GraphView, Store, open_store
-from .validate import (SEVERITY_RANK, Finding, Validation, check_validator, keep_validation, kept_validation,
-                       readiness, shapes_graph, update_validation, validate)
+from . import kept
+from .validate import SEVERITY_RANK, Finding, Validation, check_validator, readiness, shapes_graph, validate
 
 
 class Progress:
@@ -57,7 +57,7 @@ class Analysis:
     validator: str = "store"
     _validation: Validation | None = field(default=None, repr=False)
     temporary: list[str] = field(default_factory=list, repr=False)  # graphs to drop when done
-    kept_as: str | None = field(default=None, repr=False)  # a persistent store's state: findings kept under it
+    kept_as: tuple[str, int] | None = field(default=None, repr=False)  # a persistent store's state: findings kept under it
 
     def release(self) -> None:
         """Drop what only this analysis needed (a temporary reasoning version in a persistent store)."""
@@ -69,15 +69,15 @@ class Analysis:
     @property
     def validation(self) -> Validation:
         if self._validation is None:
-            kept = self.kept_as is not None and self.validator == "store"
-            if kept:
-                self._validation = kept_validation(self.kept_as)
+            use_kept = self.kept_as is not None and self.validator == "store"
+            if use_kept:
+                self._validation = kept.kept_validation(*self.kept_as)
             if self._validation is None:
                 with self.progress.stage("validate") as note:
                     self._validation = validate(self.store, self.validator)
                     note(f"{len(self._validation.findings):,} findings")
-                if kept:
-                    keep_validation(self.kept_as, self._validation)
+                if use_kept:
+                    kept.keep(*self.kept_as, self._validation)
         return self._validation
 
 
@@ -225,14 +225,16 @@ def add_stored(store: Store, path: Path | str, *, org: str | None = None, progre
         report = MaintenanceReport(data_added=len(triples), fallback=why, added=None, removed=None)
         return _current_analysis(store, version.org, params, reasoning, progress, validator), report
     analysis = _current_analysis(store, version.org, params, ReasoningReport(owl_engine), progress, validator)
-    previous = kept_validation(before_key, with_results=True) if validator == "store" else None
-    if previous is not None:  # the findings brought up to date from the change alone
+    if validator == "store" and analysis.kept_as == (before_key[0], before_key[1] + 1):
+        # the findings brought up to date from the change alone, when they were kept
         with progress.stage("validate") as note:
-            analysis._validation = update_validation(analysis.store, previous, report.added, report.removed)
-            note(f"{len(analysis._validation.findings):,} findings")
-        keep_validation(analysis.kept_as, analysis._validation)
+            analysis._validation = kept.update(before_key[0], analysis.store, before_key[1], report.added,
+                                               report.removed)
+            reached = getattr(analysis._validation, "reached", None)
+            note(f"{reached:,} focus nodes validated again" if reached is not None
+                 else f"{len(analysis._validation.findings):,} findings")
     else:
-        analysis.validation  # validated whole once, and kept: the next add starts from it
+        analysis.validation
     return analysis, report
 
 
@@ -288,14 +290,23 @@ def filter_findings(findings: Iterable[Finding], severity: str | None = None, ru
     return out
 
 
-def gaps_document(analysis: Analysis, findings: list[Finding] | None = None) -> dict:
+def gaps_document(analysis: Analysis, findings: list[Finding] | None = None, *, as_objects: bool = False) -> dict:
     """The spec's findings JSON (register.md, "Findings"), plus a readiness `summary` after the
     spec's keys, and the text of the EU AI Act the run applied (`ai_act_text`). Readiness is
-    judged on every finding, whatever filter chose `findings`."""
+    judged on every finding, whatever filter chose `findings`. With `as_objects` the findings
+    stay Finding objects, for render.gaps_json."""
     findings = analysis.validation.findings if findings is None else findings
-    return {"as_of": analysis.params.as_of.isoformat(), "findings": [f.as_json() for f in findings],
+    return {"as_of": analysis.params.as_of.isoformat(),
+            "findings": list(findings) if as_objects else [f.as_json() for f in findings],
             "summary": readiness(analysis.store, analysis.validation.findings),
             "ai_act_text": applied_text(analysis.store)}
+
+
+def gaps_text(analysis: Analysis, findings: list[Finding] | None = None) -> str:
+    """`gaps --format json` as text: what render.to_json(gaps_document(...)) gives, faster."""
+    from .render import gaps_json
+
+    return gaps_json(gaps_document(analysis, findings, as_objects=True))
 
 
 COVER_STATES = ("covered", "partial", "uncovered")

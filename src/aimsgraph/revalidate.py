@@ -597,6 +597,67 @@ def restricted(text: str, focus: Iterable[Node]) -> str:
     return out
 
 
+@dataclass
+class Rerun:
+    """What a change makes `revalidate` run again: per result key (shape, component, constraint)
+    the focus nodes whose results it replaced (ALL: every one), and the results it got."""
+
+    foci: dict[tuple, set[Node] | None]
+    fresh: list[ValidationResult]
+    rank: dict[tuple, int]  # result key -> its group's position, for run's order
+
+    def replaces(self, r: ValidationResult) -> bool:
+        """Whether `r`, a result from before the change, was run again (and so is replaced)."""
+        focus = self.foci.get(_key(r), ())
+        return focus is ALL or r.focus in focus
+
+    def order(self, r: ValidationResult) -> tuple:
+        return _result_order(r), self.rank[_key(r)]
+
+
+def rerun(compiled: CompiledShapes, store: Store, added: set[Triple], removed: set[Triple],
+          stats: dict) -> Rerun | None:
+    """The queries a change reaches, re-run for the focus nodes it reaches (module docstring);
+    None when only a full run is sure."""
+    groups = _groups(compiled)
+    if groups is None or any(t[1] == RDFS.subClassOf for t in added | removed):
+        return None
+    classes = resolve_classes(store, compiled.classes)
+    plus, minus = _Changes(added), _Changes(removed)
+    foci: dict[tuple, set[Node] | None] = {}
+    fresh: list[ValidationResult] = []
+    queries = compiled.queries
+    texts = [q.text(classes) for q in queries]
+    analyses = plans(tuple(texts))
+    for group in groups:
+        focus: set[Node] | None = set()
+        for j in group:
+            found = candidates(analyses[j], store, plus, minus, stats)
+            # VALUES ?this can hold neither a blank node nor, surely, a literal's own lexical form
+            if found is ALL or any(isinstance(f, (BNode, Literal)) for f in found):
+                focus = ALL
+                break
+            focus |= found
+        if focus is not ALL and not focus:
+            continue
+        foci[_key(queries[group[0]])] = focus
+        if focus is ALL:
+            stats["whole"] = stats.get("whole", 0) + 1
+        else:
+            stats["restricted"] = stats.get("restricted", 0) + 1
+            stats["candidates"] = stats.get("candidates", 0) + len(focus)
+        for j in group:
+            if focus is ALL:
+                rows = store.query(texts[j]).rows
+            elif len(focus) > WHOLE_ABOVE:  # the whole query, its rows for the candidates: cheaper
+                rows = [row for row in store.query(texts[j]).rows if row["this"] in focus]
+            else:
+                rows = store.query(restricted(texts[j], focus)).rows
+            fresh.extend(queries[j].results(rows))
+    rank = {_key(queries[g[0]]): i for i, g in enumerate(groups)}
+    return Rerun(foci, fresh, rank)
+
+
 def revalidate(compiled: CompiledShapes, store: Store, added: Iterable[Triple], removed: Iterable[Triple],
                previous: list[ValidationResult], *, stats: dict | None = None) -> list[ValidationResult]:
     """What `shacl.run(compiled, store)` returns, given `previous = shacl.run(compiled,
@@ -611,59 +672,19 @@ def revalidate(compiled: CompiledShapes, store: Store, added: Iterable[Triple], 
     stats = stats if stats is not None else {}
     if not added and not removed:
         return list(previous)
-    groups = _groups(compiled)
-    if groups is None or any(t[1] == RDFS.subClassOf for t in added | removed):
+    again = rerun(compiled, store, added, removed, stats)
+    if again is None:
         stats["full_run"] = True
         return run(compiled, store)
-    classes = resolve_classes(store, compiled.classes)
-    plus, minus = _Changes(added), _Changes(removed)
-    focus_of: dict[int, set[Node] | None] = {}  # group index -> focus nodes to re-run (None: all)
-    fresh: list[ValidationResult] = []
-    queries = compiled.queries
-    texts = [q.text(classes) for q in queries]
-    analyses = plans(tuple(texts))
-    for i, group in enumerate(groups):
-        focus: set[Node] | None = set()
-        for j in group:
-            found = candidates(analyses[j], store, plus, minus, stats)
-            # VALUES ?this can hold neither a blank node nor, surely, a literal's own lexical form
-            if found is ALL or any(isinstance(f, (BNode, Literal)) for f in found):
-                focus = ALL
-                break
-            focus |= found
-        if focus is not ALL and not focus:
-            continue
-        focus_of[i] = focus
-        if focus is ALL:
-            stats["whole"] = stats.get("whole", 0) + 1
-        else:
-            stats["restricted"] = stats.get("restricted", 0) + 1
-            stats["candidates"] = stats.get("candidates", 0) + len(focus)
-        for j in group:
-            if focus is ALL:
-                rows = store.query(texts[j]).rows
-            elif len(focus) > WHOLE_ABOVE:  # the whole query, its rows for the candidates: cheaper
-                rows = [row for row in store.query(texts[j]).rows if row["this"] in focus]
-            else:
-                rows = store.query(restricted(texts[j], focus)).rows
-            fresh.extend(queries[j].results(rows))
-    index = {_key(queries[g[0]]): i for i, g in enumerate(groups)}
     kept: list[ValidationResult] = []
     for r in previous:  # in run's order: by _result_order, ties in the queries' order
-        i = index.get(_key(r), -1)
-        if i < 0:  # not this compiled set's results: only a full run is sure
+        if _key(r) not in again.rank:  # not this compiled set's results: only a full run is sure
             stats["full_run"] = True
             return run(compiled, store)
-        if i in focus_of:
-            focus = focus_of[i]
-            if focus is ALL or r.focus in focus:
-                continue
-        kept.append(r)
-
-    def order(r: ValidationResult) -> tuple:
-        return _result_order(r), index[_key(r)]
-
-    fresh.sort(key=order)
+        if not again.replaces(r):
+            kept.append(r)
+    order = again.order
+    fresh = sorted(again.fresh, key=order)
     if len(fresh) * 64 < len(kept):  # a few: placed by bisection, the ~100k others' keys never built
         for r in fresh:
             kept.insert(bisect.bisect_right(kept, order(r), key=order), r)

@@ -181,11 +181,12 @@ def begin_increment(store: Store, version: Version) -> str:
             f"INSERT DATA {{ GRAPH <{CONTROL_GRAPH}> {{ {node} {count} {version.increment + 1} }} }}")
 
 
-def state_key(store: Store, version: Version) -> str:
-    """A name for the state `version` holds in `store`: what kept findings are filed under."""
+def state_key(store: Store, version: Version) -> tuple[str, int]:
+    """A name for the state `version` holds in `store`, and the increment it is at: what kept
+    findings are filed under (kept.py; its increments share the name)."""
     base = getattr(store, "base", store)
     where = getattr(base, "path", None) or getattr(base, "query_url", None) or f"memory:{id(base)}"
-    return f"{where}|{version.org}|{version.data}|{version.reasoning}|{version.increment}|{version.packaged}"
+    return f"{where}|{version.org}|{version.data}|{version.reasoning}|{version.packaged}", version.increment
 
 
 def interrupted(store: Store) -> list[str]:
