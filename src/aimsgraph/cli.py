@@ -369,7 +369,7 @@ def gaps(
                                analysis.store)
     as_of_text = analysis.params.as_of.isoformat()
     if fmt is GapsFormat.json:
-        sys.stdout.write(gaps_text(analysis, findings))
+        sys.stdout.write(gaps_text(analysis, findings if severity or rule or system else None))
     elif fmt is GapsFormat.markdown:
         sys.stdout.write(findings_markdown(findings, as_of_text, readiness(analysis.store, validation.findings)))
     elif fmt is GapsFormat.turtle:

@@ -39,6 +39,7 @@ from .namespaces import AIMS
 from .resources import data_files
 from .shacl import ValidationResult
 from .store import Store
+from .render import finding_json
 from .validate import Finding, Validation, compiled_shapes, findings_from_results, register_ids, validate
 
 WHOLE_EVERY = 16  # increments between two whole states: a read applies at most this many deltas
@@ -83,9 +84,12 @@ class KeptState:
     their focus node, findings in order."""
 
     def __init__(self, table: list, tuples: list, rows: dict[int, list[tuple]] | None,
-                 findings: list[Finding], increment: int, whole_at: int):
+                 findings: list[Finding] | None, fragments: list[str] | None, increment: int, whole_at: int):
         self.table, self.tuples, self.rows = table, tuples, rows
-        self.findings, self.increment, self.whole_at = findings, increment, whole_at
+        # each finding's text in `gaps --format json` (render.finding_json), kept beside it: writing
+        # 68k findings as JSON costs more than reading them
+        self.findings, self.fragments = findings, fragments
+        self.increment, self.whole_at = increment, whole_at
         self._index: dict[tuple, int] | None = None
         self._tuple_index: dict[tuple, int] | None = None
         self._terms: dict[int, object] = {}
@@ -159,7 +163,7 @@ class KeptState:
             read_back = read(key, self.increment)
             if read_back is None:
                 raise FileNotFoundError("the kept findings went away: run the command again")
-            self.findings = read_back.findings
+            self.findings, self.fragments = read_back.findings, read_back.fragments
         return self.findings
 
     # -- changes
@@ -177,18 +181,28 @@ class KeptState:
                 else:
                     self.rows.pop(ref, None)
         if self.findings is not None:
-            self.findings = _merged(self.findings, set(delta["touched"]), list(map(Finding._make, delta["findings"])))
+            self.findings, self.fragments = _merged(self.findings, self.fragments, set(delta["touched"]),
+                                                    list(map(Finding._make, delta["findings"])), delta["fragments"])
         self.increment += 1
 
 
-def _merged(findings: list[Finding], touched: set[str], fresh: list[Finding]) -> list[Finding]:
-    """`findings` without those about the `touched` focus nodes, with `fresh` in their places."""
-    out = [f for f in findings if f.focus_iri not in touched] if touched else list(findings)
-    if len(fresh) * 64 < len(out):  # a few: placed by bisection, the others' keys never built
-        for finding in fresh:
-            bisect.insort(out, finding, key=Finding.sort_key)
-        return out
-    return sorted(out + fresh, key=Finding.sort_key)
+def _merged(findings: list[Finding], fragments: list[str], touched: set[str], fresh: list[Finding],
+            fresh_fragments: list[str]) -> tuple[list[Finding], list[str]]:
+    """`findings` (and their JSON `fragments`) without those about the `touched` focus nodes,
+    with `fresh` in their places."""
+    if touched:
+        keep = [i for i, f in enumerate(findings) if f.focus_iri not in touched]
+        findings, fragments = [findings[i] for i in keep], [fragments[i] for i in keep]
+    else:
+        findings, fragments = list(findings), list(fragments)
+    if len(fresh) * 64 < len(findings):  # a few: placed by bisection, the others' keys never built
+        for finding, fragment in zip(fresh, fresh_fragments):
+            at = bisect.bisect_right(findings, finding.sort_key(), key=Finding.sort_key)
+            findings.insert(at, finding)
+            fragments.insert(at, fragment)
+        return findings, fragments
+    pairs = sorted(zip(findings + fresh, fragments + fresh_fragments), key=lambda pair: pair[0].sort_key())
+    return [f for f, _ in pairs], [t for _, t in pairs]
 
 
 # ----------------------------------------------------------------------------- reading and writing
@@ -236,10 +250,12 @@ def read(key: str, increment: int, with_results: bool = False, with_findings: bo
     at = wholes[-1]
     try:
         with _no_collection():
-            findings = (list(map(Finding._make, _load(folder / f"whole-{at}-findings.pickle"))) if with_findings
-                        else None)
+            findings = fragments = None
+            if with_findings:
+                rows_of_findings, fragments = _load(folder / f"whole-{at}-findings.pickle")
+                findings = list(map(Finding._make, rows_of_findings))
             table, tuples, rows = (_load(folder / f"whole-{at}-results.pickle") if with_results else ([], [], None))
-            state = KeptState(table, tuples, rows, findings, at, at)
+            state = KeptState(table, tuples, rows, findings, fragments, at, at)
             for number in range(at + 1, increment + 1):
                 state.apply(_load(folder / f"delta-{number}.pickle"))
     except _READ_ERRORS:
@@ -257,7 +273,8 @@ def write_whole(key: str, state: KeptState) -> None:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         at = state.increment
         _dump(folder / f"whole-{at}-results.pickle", (state.table, state.tuples, state.rows))
-        _dump(folder / f"whole-{at}-findings.pickle", [tuple(f) for f in state.all_findings(key)])
+        findings = state.all_findings(key)
+        _dump(folder / f"whole-{at}-findings.pickle", ([tuple(f) for f in findings], state.fragments))
         state.whole_at = at
         for name in os.listdir(folder):
             m = _FILE.match(name)
@@ -283,7 +300,8 @@ def write_delta(key: str, state: KeptState, delta: dict) -> None:
 
 def whole_state(validation: Validation, increment: int) -> KeptState:
     """A state from a validation run whole."""
-    state = KeptState([], [], {}, list(validation.findings), increment, increment)
+    findings = list(validation.findings)
+    state = KeptState([], [], {}, findings, list(map(finding_json, findings)), increment, increment)
     rows: dict[int, list[tuple]] = {}
     for r in validation.all_results():
         row = state.encode(r)
@@ -311,7 +329,9 @@ def kept_validation(key: str, increment: int) -> Validation | None:
             raise FileNotFoundError("the kept results went away: run the command again")
         return full.all_results()
 
-    return Validation(state.findings, [], "store", compiled_shapes().shapes, results_from=results)
+    validation = Validation(state.findings, [], "store", compiled_shapes().shapes, results_from=results)
+    validation.fragments = state.fragments
+    return validation
 
 
 def update(key: str, store: Store, before: int, added: Iterable, removed: Iterable) -> Validation:
@@ -359,7 +379,8 @@ def update(key: str, store: Store, before: int, added: Iterable, removed: Iterab
     table_at = (len(state.table), len(state.tuples))
     rows = {state._ref(focus): [state.encode(r) for r in now] for focus, now in per_focus.items()}
     delta = {"table_at": table_at, "terms": state.table[table_at[0]:], "tuples": state.tuples[table_at[1]:],
-             "rows": rows, "touched": sorted(str(f) for f in touched), "findings": [tuple(f) for f in fresh_findings]}
+             "rows": rows, "touched": sorted(str(f) for f in touched), "findings": [tuple(f) for f in fresh_findings],
+             "fragments": list(map(finding_json, fresh_findings))}
     # the in-memory state is brought forward as a reader would: from before's table, plus the delta
     del state.table[table_at[0]:], state.tuples[table_at[1]:]
     state._index = state._tuple_index = None
@@ -369,11 +390,17 @@ def update(key: str, store: Store, before: int, added: Iterable, removed: Iterab
     validation = _LaterFindings(lambda: state.all_findings(key), [], "store", compiled.shapes,
                                 results_from=state.all_results)
     validation.reached = len(touched)
+    validation.kept_state = state
     return validation
 
 
 class _LaterFindings(Validation):
     """A Validation whose findings are read from the kept state when first asked for."""
+
+    @property
+    def fragments(self) -> list[str]:
+        self.findings  # noqa: B018 -- read with them
+        return self.kept_state.fragments
 
     @property
     def findings(self) -> list[Finding]:

@@ -306,7 +306,8 @@ def gaps_text(analysis: Analysis, findings: list[Finding] | None = None) -> str:
     """`gaps --format json` as text: what render.to_json(gaps_document(...)) gives, faster."""
     from .render import gaps_json
 
-    return gaps_json(gaps_document(analysis, findings, as_objects=True))
+    fragments = getattr(analysis.validation, "fragments", None) if findings is None else None
+    return gaps_json(gaps_document(analysis, findings, as_objects=True), fragments)
 
 
 COVER_STATES = ("covered", "partial", "uncovered")

@@ -20,22 +20,23 @@ def to_json(document: dict) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
-def _finding_json(f: Finding, text=json.encoder.encode_basestring) -> str:
+def finding_json(f: Finding, text=json.encoder.encode_basestring) -> str:
     refs = "[\n" + ",\n".join(f"        {text(r)}" for r in f.refs) + "\n      ]" if f.refs else "[]"
     return (f'    {{\n      "rule": {text(f.rule)},\n      "severity": {text(f.severity)},\n'
             f'      "focus": {text(f.focus)},\n      "focus_iri": {text(f.focus_iri)},\n      "refs": {refs},\n'
             f'      "message": {text(f.message)}\n    }}')
 
 
-def gaps_json(document: dict) -> str:
+def gaps_json(document: dict, fragments: list[str] | None = None) -> str:
     """`to_json(document)` for a gaps document (pipeline.gaps_document) whose `findings` are
     still Finding objects: each is written by one format string (json.dumps with an indent runs
-    its pure-Python encoder, ~1 s for the 68k findings of a 1M-triple register)."""
+    its pure-Python encoder, ~1 s for the 68k findings of a 1M-triple register), or taken from
+    `fragments`, their texts as finding_json wrote them (kept.py keeps them)."""
     findings = document["findings"]
     text = to_json({**document, "findings": []})
     if not findings:
         return text
-    block = '"findings": [\n' + ",\n".join(map(_finding_json, findings)) + "\n  ]"
+    block = '"findings": [\n' + ",\n".join(fragments if fragments is not None else map(finding_json, findings)) + "\n  ]"
     return text.replace('"findings": []', block, 1)
 
 
