@@ -1281,6 +1281,37 @@ class GraphView(Store):
                       if g in mine or (self.delta_prefix and g.startswith(self.delta_prefix[1])))
 
 
+def copy_graphs(source: "OxigraphStore", target: "GraphView", skip: Iterable[str] = ()) -> int:
+    """Every graph of `source` but those in `skip` into `target` (a view over an embedded store)
+    under the same logical names, in one bulk load; returns the number of triples written. The
+    terms go over as they are, so a blank node stays one node across graphs (a dump and a load
+    per graph would give it a new name in each). Not transactional: for graphs no reader sees
+    yet (a new version's, before its commit)."""
+    base = target.base
+    if not isinstance(base, OxigraphStore):
+        raise StoreError("copy_graphs writes to an embedded store")
+    skipped = set(skip)
+    graphs = [g for g in source.graphs() if g not in skipped]
+    names = {g: ox.NamedNode(target.physical(g)) for g in graphs}
+    # an IRI naming one of the view's graphs is stored under its physical name, as the view's
+    # own updates store it (GraphView._text)
+    renamed = {ox.NamedNode(logical): ox.NamedNode(physical) for logical, physical in target.mapping.items()}
+    written = 0
+
+    def quads():
+        nonlocal written
+        get = renamed.get
+        for graph in graphs:
+            name = names[graph]
+            for q in source.native.quads_for_pattern(None, None, None, ox.NamedNode(graph)):
+                written += 1
+                s, o = q.subject, q.object
+                yield ox.Quad(get(s, s), q.predicate, get(o, o), name)
+
+    base.native.bulk_extend(quads())
+    return written
+
+
 def open_store(engine: str = "oxigraph", path: str | None = None, *, auth: str | None = None,
                timeout: float = 120.0, dialect: str | None = None) -> Store:
     """The store named by `engine`: 'oxigraph' (default, embedded; on disk at `path`), 'rdflib'
