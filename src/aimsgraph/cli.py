@@ -284,6 +284,9 @@ def load_command(
     version = workspace.current(store, run.org or _org_of(analysis))
     reasoning = analysis.reasoning
     analysis.validation  # validated once now and kept: later commands and `add` start from it
+    from .incremental import rule_forms
+
+    rule_forms()  # the rules as `add` reads them, parsed now (once per version), not by the first add
     err.print(f"loaded '{version.org}': {analysis.store.count(GRAPH_DATA):,} triples, "
               f"{reasoning.owl_triples + reasoning.rule_triples:,} inferred at {analysis.params.as_of}, "
               f"version {version.data} ({time.perf_counter() - started:.1f} s){_traffic(store)}", highlight=False)
