@@ -1,5 +1,5 @@
 """A load into an embedded on-disk store reasons in memory and writes the new version's graphs in
-one bulk load (pipeline.analyse, store.copy_graphs): the stored graphs must be exactly what
+one bulk load (pipeline.analyse, store.copy_into_view): the stored graphs must be exactly what
 reasoning in the store itself gives, blank nodes staying one node across graphs, and the
 findings validated on the in-memory copy equal to validating the store."""
 
@@ -55,3 +55,18 @@ def test_a_disk_load_stores_what_reasoning_in_the_store_gives(tmp_path, monkeypa
     assert findings == [f.as_json() for f in reference.validation.findings]
     # kept under the stored state: the next command reads them
     assert [f.as_json() for f in analyse_stored(store, AS_OF).validation.findings] == findings
+
+
+def test_another_date_on_a_disk_store_is_reasoned_in_memory_as_from_the_register(tmp_path, monkeypatch):
+    monkeypatch.setenv("AIMSGRAPH_CACHE_DIR", str(tmp_path / "cache"))
+    register = ROOT / "examples" / "finsecure" / "register.yaml"
+    store = open_store("oxigraph", str(tmp_path / "store"))
+    analyse(register, AS_OF, store=store).validation
+    graphs = sorted(store.graphs())
+    later = analyse_stored(store, date(2026, 9, 30))
+    assert not later.store.persistent  # an in-memory copy: nothing is written to the store
+    fresh = analyse(register, date(2026, 9, 30))
+    assert set(later.store.triples(GRAPH_INFERRED)) == set(fresh.store.triples(GRAPH_INFERRED))
+    assert [f.as_json() for f in later.validation.findings] == [f.as_json() for f in fresh.validation.findings]
+    later.release()
+    assert sorted(store.graphs()) == graphs

@@ -27,7 +27,7 @@ from .load import read_data, store_data
 from .namespaces import AIMS, GRAPH_CATALOGUES, GRAPH_DATA, GRAPH_INFERRED, GRAPH_ONTOLOGY, GRAPH_PARAMETERS, to_curie
 from .query import rows_as_text, run_named
 from .reason import Parameters, ReasoningReport, reason
-from .store import GraphView, OxigraphStore, Store, copy_graphs, open_store
+from .store import GraphView, OxigraphStore, Store, copy_from_view, copy_into_view, open_store
 from . import kept
 from .validate import SEVERITY_RANK, Finding, Validation, check_validator, readiness, shapes_graph, validate
 
@@ -136,7 +136,7 @@ def analyse(path: Path | str, as_of: date | None = None, *, owl_engine: str = "a
             note(f"{report.owl_triples + report.rule_triples:,} triples inferred")
         if target is not view:
             with progress.stage("store") as note:
-                written = copy_graphs(target, view, skip=(GRAPH_ONTOLOGY, GRAPH_CATALOGUES))
+                written = copy_into_view(target, view, skip=(GRAPH_ONTOLOGY, GRAPH_CATALOGUES))
                 note(f"{written:,} triples written")
         return report
 
@@ -166,6 +166,12 @@ def analyse_stored(store: Store, as_of: date | None = None, *, org: str | None =
     if stored == {_plain(t) for t in params.triples()}:
         return Analysis(view, params, ReasoningReport(owl_engine), progress, validator,
                         kept_as=workspace.state_key(store, version))
+    if type(store) is OxigraphStore:  # embedded: reasoned in memory (see analyse), nothing written
+        scratch = copy_from_view(view, (GRAPH_ONTOLOGY, GRAPH_CATALOGUES, GRAPH_DATA))
+        with progress.stage("reason") as note:
+            reasoning = reason(scratch, params, owl_engine, progress=note)
+            note(f"{reasoning.owl_triples + reasoning.rule_triples:,} triples inferred (at {params.as_of})")
+        return Analysis(scratch, params, reasoning, progress, validator)
     temporary = workspace.Version(version.org, version.data, workspace.new_version_id(), version.packaged)
     view = temporary.view(store)
     with progress.stage("reason") as note:
@@ -231,11 +237,20 @@ def add_stored(store: Store, path: Path | str, *, org: str | None = None, progre
         except NotIncremental as exc:
             why = str(exc)
     if why is not None:
-        stored = view.triples(GRAPH_DATA)
+        if type(store) is OxigraphStore:  # embedded: reasoned in memory and written in one load (see analyse)
+            scratch = copy_from_view(view, (GRAPH_ONTOLOGY, GRAPH_CATALOGUES, GRAPH_DATA))
+            scratch.add(GRAPH_DATA, triples)
 
-        def fill(new_view: GraphView) -> ReasoningReport:
-            new_view.add(GRAPH_DATA, [*stored, *triples])
-            return reason(new_view, params, owl_engine)
+            def fill(new_view: GraphView) -> ReasoningReport:
+                done = reason(scratch, params, owl_engine)
+                copy_into_view(scratch, new_view, skip=(GRAPH_ONTOLOGY, GRAPH_CATALOGUES))
+                return done
+        else:
+            stored = view.triples(GRAPH_DATA)
+
+            def fill(new_view: GraphView) -> ReasoningReport:
+                new_view.add(GRAPH_DATA, [*stored, *triples])
+                return reason(new_view, params, owl_engine)
 
         with progress.stage("reason") as note:
             reasoning = workspace.replace(store, version.org, fill)

@@ -1281,35 +1281,49 @@ class GraphView(Store):
                       if g in mine or (self.delta_prefix and g.startswith(self.delta_prefix[1])))
 
 
-def copy_graphs(source: "OxigraphStore", target: "GraphView", skip: Iterable[str] = ()) -> int:
-    """Every graph of `source` but those in `skip` into `target` (a view over an embedded store)
-    under the same logical names, in one bulk load; returns the number of triples written. The
-    terms go over as they are, so a blank node stays one node across graphs (a dump and a load
-    per graph would give it a new name in each). Not transactional: for graphs no reader sees
-    yet (a new version's, before its commit)."""
-    base = target.base
-    if not isinstance(base, OxigraphStore):
-        raise StoreError("copy_graphs writes to an embedded store")
-    skipped = set(skip)
-    graphs = [g for g in source.graphs() if g not in skipped]
-    names = {g: ox.NamedNode(target.physical(g)) for g in graphs}
-    # an IRI naming one of the view's graphs is stored under its physical name, as the view's
-    # own updates store it (GraphView._text)
-    renamed = {ox.NamedNode(logical): ox.NamedNode(physical) for logical, physical in target.mapping.items()}
+def _copy_quads(source: ox.Store, target: ox.Store, graphs: dict[str, str], renamed: dict[str, str],
+                bulk: bool) -> int:
+    """The triples of each source graph (keys of `graphs`) into the target graph it names, an IRI
+    in `renamed` replaced by its value; terms go over as they are, so a blank node stays one
+    node across graphs (a dump and a load per graph would give it a new name in each)."""
+    names = {ox.NamedNode(a): ox.NamedNode(b) for a, b in graphs.items()}
+    swaps = {ox.NamedNode(a): ox.NamedNode(b) for a, b in renamed.items()}
     written = 0
 
     def quads():
         nonlocal written
-        get = renamed.get
-        for graph in graphs:
-            name = names[graph]
-            for q in source.native.quads_for_pattern(None, None, None, ox.NamedNode(graph)):
+        get = swaps.get
+        for graph, name in names.items():
+            for q in source.quads_for_pattern(None, None, None, graph):
                 written += 1
                 s, o = q.subject, q.object
                 yield ox.Quad(get(s, s), q.predicate, get(o, o), name)
 
-    base.native.bulk_extend(quads())
+    (target.bulk_extend if bulk else target.extend)(quads())
     return written
+
+
+def copy_into_view(source: "OxigraphStore", target: "GraphView", skip: Iterable[str] = ()) -> int:
+    """Every graph of `source` but those in `skip` into `target` (a view over an embedded store)
+    under the same logical names, in one bulk load, as the view's own updates would store them
+    (an IRI naming one of its graphs under its physical name: GraphView._text); returns the
+    number of triples written. Not transactional: for graphs no reader sees yet (a new version's,
+    before its commit)."""
+    if not isinstance(target.base, OxigraphStore):
+        raise StoreError("copy_into_view writes to an embedded store")
+    graphs = {g: target.physical(g) for g in source.graphs() if g not in set(skip)}
+    return _copy_quads(source.native, target.base.native, graphs, dict(target.mapping), bulk=True)
+
+
+def copy_from_view(source: "GraphView", graphs: Iterable[str]) -> "OxigraphStore":
+    """A new in-memory store holding `graphs` of `source` (a view over an embedded store) under
+    their logical names, as reading them through the view gives them."""
+    if not isinstance(source.base, OxigraphStore):
+        raise StoreError("copy_from_view reads an embedded store")
+    copy = OxigraphStore()
+    _copy_quads(source.base.native, copy.native, {source.physical(g): g for g in graphs},
+                {physical: logical for logical, physical in source.mapping.items()}, bulk=False)
+    return copy
 
 
 def open_store(engine: str = "oxigraph", path: str | None = None, *, auth: str | None = None,
