@@ -58,6 +58,9 @@ def _as_json(findings: list[Finding]) -> list[dict]:
 def test_each_add_writes_a_delta_and_reads_back_what_a_full_validation_gives(stored, monkeypatch):
     store, tmp_path = stored
     monkeypatch.setattr(kept, "WHOLE_EVERY", 3)
+    validated = []  # no add and no read below validates from scratch
+    monkeypatch.setattr(kept, "validate", lambda *a, **k: validated.append(1) or validate(*a, **k))
+    monkeypatch.setattr("aimsgraph.pipeline.validate", lambda *a, **k: validated.append(1) or validate(*a, **k))
     assert _files(tmp_path) == ["whole-0-findings.pickle", "whole-0-results.pickle"]
     seen = []
     for number, text in enumerate(FRAGMENTS, start=1):
@@ -74,6 +77,7 @@ def test_each_add_writes_a_delta_and_reads_back_what_a_full_validation_gives(sto
                                         "whole-0-results.pickle"]
     # the whole state again at 3 (WHOLE_EVERY = 3), the older files gone
     assert _files(tmp_path) == ["whole-3-findings.pickle", "whole-3-results.pickle"]
+    assert validated == []
     expired = [(f["rule"], f["focus"]) for f in seen[0] + seen[1] if f["focus_iri"].endswith("/EV-97")]
     assert ("evidence-expired", "EV-97") in expired
     assert [focus for rule, focus in expired if rule == "evidence-expired"] == [

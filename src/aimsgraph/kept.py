@@ -285,7 +285,7 @@ def write_whole(key: str, state: KeptState) -> None:
         state.whole_at = at
         for name in os.listdir(folder):
             m = _FILE.match(name)
-            if name.endswith(".part") or (m and int(m.group(2)) != at):
+            if name.endswith(".part") or (m and (int(m.group(2)) != at or m.group(1) == "delta")):
                 (folder / name).unlink(missing_ok=True)
     except (OSError, pickle.PickleError, TypeError, AttributeError):
         pass
@@ -296,13 +296,12 @@ def write_delta(key: str, state: KeptState, delta: dict) -> None:
     folder = _folder(key)
     if folder is None:
         return
-    if state.increment - state.whole_at >= WHOLE_EVERY:
-        write_whole(key, state)
-        return
     try:
         _dump(folder / f"delta-{state.increment}.pickle", delta)
     except (OSError, pickle.PickleError, TypeError, AttributeError):
-        pass
+        return
+    if state.increment - state.whole_at >= WHOLE_EVERY:  # the findings are read back through the delta
+        write_whole(key, state)
 
 
 def whole_state(validation: Validation, increment: int) -> KeptState:
