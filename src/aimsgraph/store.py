@@ -486,17 +486,22 @@ class OxigraphStore(Store):
             hint = " (a parameter must appear in the SELECT clause to be bound)" if "projection" in str(exc) else ""
             raise QueryError(f"{exc}{hint}") from exc
 
-    def select_cells(self, sparql: str, bindings: Bindings | None = None) -> tuple[list[str], list[list[str]]] | None:
+    def select_cells(self, sparql: str, bindings: Bindings | None = None, *,
+                     distinct: bool = False) -> tuple[list[str], list[list[str]]] | None:
         """A SELECT's variables and rows as the engine's SPARQL TSV cells (`<iri>`, `"text"`, other
         literals and blank nodes in their TSV form, "" for unbound), for a consumer that wants
-        text and not terms (`query.run_named_text`); None for an ASK or CONSTRUCT."""
+        text and not terms (`query.run_named_text`); None for an ASK or CONSTRUCT. `distinct`
+        drops repeated rows, the first of each kept (a query's `# distinct: rows`): one TSV line is
+        one row, and the writer gives one term one text, so equal lines are equal rows."""
         res = self._query(sparql, bindings, None)
         if not isinstance(res, ox.QuerySolutions):
             return None
         names = [v.value for v in res.variables]
-        lines = res.serialize(format=_TSV).decode("utf-8").split("\n")
+        lines = res.serialize(format=_TSV).decode("utf-8").split("\n")[1:-1]
         with collector_paused():
-            return names, [line.split("\t") for line in lines[1:-1]]
+            if distinct:
+                lines = list(dict.fromkeys(lines))
+            return names, [line.split("\t") for line in lines]
 
     def query(self, sparql: str, bindings: Bindings | None = None, dataset: Dataset | None = None) -> QueryResult:
         res = self._query(sparql, bindings, dataset)
