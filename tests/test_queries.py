@@ -533,3 +533,21 @@ def test_order_sort_equals_a_flat_key_per_row(tmp_path, monkeypatch):
     iris = store.query("SELECT ?s ?o WHERE { ?s <urn:p> ?o FILTER isIRI(?o) }").rows
     assert query._sorted_rows(list(iris), ("o", "s")) == sorted(
         iris, key=lambda row: query._order_key(row["o"]) + query._order_key(row["s"]))
+
+
+def test_to_curie_takes_the_first_namespace_that_matches():
+    """to_curie (one regex over the namespaces) gives what the loop over them in order gave: the
+    first whose IRI starts the given one with something after it; anything else unchanged."""
+    from aimsgraph.namespaces import CATALOGUE_PREFIXES, PREFIXES, to_curie
+
+    def loop(iri: str) -> str:
+        for prefix in CATALOGUE_PREFIXES + ("aims", "aimsmap"):
+            ns = PREFIXES[prefix]
+            if iri.startswith(ns) and len(iri) > len(ns):
+                return f"{prefix}:{iri[len(ns):]}"
+        return iri
+
+    samples = [ns + tail for ns in PREFIXES.values() for tail in ("", "a", "A.7.4", "\n", "x/y#z", "é")]
+    samples += ["", "urn:x", "https://w3id.org/aimsgraph/data/acme/R-1", PREFIXES["euaia"][:-1]]
+    assert [to_curie(s) for s in samples] == [loop(s) for s in samples]
+    assert to_curie(PREFIXES["euaia"] + "art14") == "euaia:art14"
