@@ -551,3 +551,19 @@ def test_to_curie_takes_the_first_namespace_that_matches():
     samples += ["", "urn:x", "https://w3id.org/aimsgraph/data/acme/R-1", PREFIXES["euaia"][:-1]]
     assert [to_curie(s) for s in samples] == [loop(s) for s in samples]
     assert to_curie(PREFIXES["euaia"] + "art14") == "euaia:art14"
+
+
+def test_distinct_rows_by_text_only_for_a_column_of_one_kind():
+    """_distinct_rows (`# distinct: rows` off the embedded store) keys a column of IRIs or of plain
+    strings by text, any other by its terms: an IRI and a string of one text, or two literals of
+    one text and different datatypes, stay apart; unbound cells are equal to each other."""
+    from rdflib.namespace import XSD
+
+    import aimsgraph.query as query
+
+    a, text, number = URIRef("urn:a"), Literal("urn:a"), Literal("1", datatype=XSD.integer)
+    rows = [{"x": a}, {"x": text}, {"x": a}, {"x": Literal("1")}, {"x": number}, {}, {"x": number}, {}]
+    assert query._distinct_rows(rows, ["x"]) == [{"x": a}, {"x": text}, {"x": Literal("1")}, {"x": number}, {}]
+    same_kind = [{"x": a, "y": Literal("1")}, {"x": a, "y": Literal("1")}, {"x": URIRef("urn:b"), "y": Literal("1")}]
+    assert query._distinct_rows(same_kind, ["x", "y"]) == [same_kind[0], same_kind[2]]
+    assert query._distinct_rows([{}, {}], []) == [{}]

@@ -132,10 +132,15 @@ def named_query(name: str) -> NamedQuery:
 
 
 def run_named(store: Store, name: str, params: dict[str, str] | None = None) -> QueryResult:
+    from .store import OxigraphStore
+
     q = named_query(name)
-    result = store.query(q.text, q.bindings(params or {}))
-    if q.distinct and result.kind == "select":
-        result.rows = _distinct_rows(result.rows, result.vars)
+    if q.distinct and type(store) is OxigraphStore:  # repeats dropped from the engine's TSV lines
+        result = store.query(q.text, q.bindings(params or {}), distinct=True)
+    else:
+        result = store.query(q.text, q.bindings(params or {}))
+        if q.distinct and result.kind == "select":
+            result.rows = _distinct_rows(result.rows, result.vars)
     if q.order and result.kind == "select":
         with collector_paused():  # a key per row
             result.rows = _sorted_rows(result.rows, q.order)
@@ -160,12 +165,23 @@ def _sorted_rows(rows: list[dict], order: tuple[str, ...]) -> list[dict]:
 
 def _distinct_rows(rows: list[dict], names: list[str]) -> list[dict]:
     """`rows` without repeats, the first of each kept (SELECT DISTINCT's answer, for a query with
-    `# distinct: rows`): equal terms are equal rdflib nodes, an unbound cell None."""
+    `# distinct: rows`). A column all of IRIs, or all of plain strings, is keyed by its terms'
+    text (equal texts are then equal terms), any other by its terms (None unbound). The embedded
+    store drops repeats from its TSV lines instead (`OxigraphStore.query(distinct=True)`)."""
+    if not names:
+        return rows[:1]
+    keys = []
+    for name in names:
+        column = [row.get(name) for row in rows]
+        if all(term.__class__ is URIRef for term in column) or all(
+                term.__class__ is Literal and term.datatype is None and not term.language for term in column):
+            keys.append([_text(term) for term in column])
+        else:
+            keys.append(column)
     seen: set = set()
     keep = []
     with collector_paused():
-        for row in rows:
-            key = tuple([row.get(n) for n in names])
+        for row, key in zip(rows, zip(*keys)):
             if key not in seen:
                 seen.add(key)
                 keep.append(row)
