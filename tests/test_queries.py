@@ -24,7 +24,10 @@ from typer.testing import CliRunner
 from aimsgraph.cli import app
 from aimsgraph.resources import data_files
 from aimsgraph.pipeline import analyse
+from rdflib import Literal, URIRef
+
 from aimsgraph.query import parse_query_file, rows_as_text, run_named, run_named_text, term_from_text
+from aimsgraph.store import QueryResult
 
 HERE = Path(__file__).parent / "queries"
 REGISTER = HERE / "register.yaml"
@@ -124,10 +127,13 @@ def test_query_file_gives_the_same_rows_on_both_stores(path):
 @pytest.mark.parametrize("path", [p for p in QUERY_FILES if parse_query_file(p).order], ids=lambda p: p.name)
 def test_order_header_sorts_as_order_by_would(path, engine):
     """run_named's sort by the `# order:` columns gives the rows in the order the same query with
-    ORDER BY over those columns gives on the store."""
+    ORDER BY over those columns gives on the store (and with `# distinct: rows`, the rows of the
+    text as SELECT DISTINCT)."""
     q = parse_query_file(path)
     store = analysed(REGISTER, engine).store
-    ordered = store.query(q.text.rstrip() + "\nORDER BY " + " ".join(f"?{c}" for c in q.order) + "\n")
+    body = re.sub(r"^SELECT ", "SELECT DISTINCT ", q.text, count=1, flags=re.MULTILINE) if q.distinct else q.text
+    assert body != q.text or not q.distinct
+    ordered = store.query(body.rstrip() + "\nORDER BY " + " ".join(f"?{c}" for c in q.order) + "\n")
     assert rows_as_text(run_named(store, q.name)) == rows_as_text(ordered)
 
 # ------------------------------------------------------------------ competency tests (04-15)
@@ -450,3 +456,114 @@ def test_text_rows_equal_the_term_rows_shown_as_text(path):
         bound = run_named(store, q.name, params)
         assert run_named_text(store, q.name, params) == (
             bound.vars, [[row.get(v) for v in bound.vars] for row in rows_as_text(bound)])
+
+
+# ------------------------------------------------------------------ `# distinct: rows` and the `# order:` sort
+
+_TWICE = """# question: Which ids are there?
+# columns: node, id
+# reads: register
+# order: ?id ?node
+{distinct}SELECT ?node ?id WHERE {{ ?node aims:registerId ?id ; <urn:in> ?where }}
+"""
+
+
+def _twice_store(engine: str):
+    """A store where the query gives one (node, id) row twice (two ?where for it, not projected)
+    and another once."""
+    from aimsgraph.store import OxigraphStore, RdflibStore
+
+    store = OxigraphStore() if engine == "oxigraph" else RdflibStore()
+    store.update('INSERT DATA { GRAPH <urn:g> { <urn:a> <https://w3id.org/aimsgraph/ontology#registerId> "A" ; '
+                 '<urn:in> <urn:x>, <urn:y> . <urn:b> <https://w3id.org/aimsgraph/ontology#registerId> "B" ; <urn:in> <urn:x> } }')
+    return store
+
+
+@pytest.mark.parametrize("distinct", [True, False])
+def test_distinct_header_drops_repeated_rows(tmp_path, monkeypatch, engine, distinct):
+    """`# distinct: rows` makes run_named and run_named_text drop repeated rows (what SELECT
+    DISTINCT gives); without it the repeats stay."""
+    import aimsgraph.query as query
+
+    path = tmp_path / "90_twice.rq"
+    path.write_text(_TWICE.format(distinct="# distinct: rows\n" if distinct else ""), encoding="utf-8")
+    q = parse_query_file(path)
+    assert q.distinct is distinct
+    monkeypatch.setattr(query, "named_queries", lambda: {q.name: q})
+    store = _twice_store(engine)
+    assert store.query(q.text).rows.count({"node": URIRef("urn:a"), "id": Literal("A")}) == 2
+    once = [{"node": URIRef("urn:a"), "id": Literal("A")}, {"node": URIRef("urn:b"), "id": Literal("B")}]
+    got = run_named(store, "twice").rows
+    assert got == (once if distinct else [once[0], once[0], once[1]])
+    assert run_named_text(store, "twice") == (["node", "id"], [[str(r["node"]), str(r["id"])] for r in got])
+
+
+def test_distinct_header_takes_rows_only(tmp_path):
+    path = tmp_path / "90_twice.rq"
+    path.write_text(_TWICE.format(distinct="# distinct: yes\n"), encoding="utf-8")
+    with pytest.raises(Exception, match="distinct"):
+        parse_query_file(path)
+
+
+def test_order_sort_equals_a_flat_key_per_row(tmp_path, monkeypatch):
+    """The `# order:` sort (a column at a time, bare text for a column of IRIs or plain strings)
+    gives the order of one flat `_order_key` tuple per row, stable, for every kind of cell and
+    unbound ones, in run_named and run_named_text."""
+    import aimsgraph.query as query
+    from aimsgraph.store import OxigraphStore
+
+    store = OxigraphStore()
+    store.update(r'''INSERT DATA { GRAPH <urn:g> {
+      <urn:a> <urn:p> "x", "a	b", "q\"", "01"^^<http://www.w3.org/2001/XMLSchema#integer>, 5, true, "hi"@en,
+        "2026-01-01"^^<http://www.w3.org/2001/XMLSchema#date>, _:b1, <urn:é>, <urn:b>, "", "é😀" ; <urn:k> "k" .
+      <urn:b> <urn:p> <urn:a>, <urn:c>, "x" ; <urn:k> "k" .
+      <urn:c> <urn:p> "y" . } }''')
+    path = tmp_path / "90_sorted.rq"
+    path.write_text("# question: Which?\n# columns: s, o, k\n# reads: register\n# order: ?k ?o ?s\n"
+                    "SELECT ?s ?o ?k WHERE { ?s <urn:p> ?o OPTIONAL { ?s <urn:k> ?k } }\n", encoding="utf-8")
+    q = parse_query_file(path)
+    monkeypatch.setattr(query, "named_queries", lambda: {q.name: q})
+    raw = store.query(q.text).rows
+    expected = sorted(raw, key=lambda row: sum((query._order_key(row.get(c)) for c in q.order), ()))
+    assert run_named(store, "sorted").rows == expected
+    names = ["s", "o", "k"]
+    text = rows_as_text(QueryResult("select", names, expected))
+    assert run_named_text(store, "sorted") == (names, [[row.get(v) for v in names] for row in text])
+    # and columns of one kind each (IRIs, plain strings), keyed by their bare text
+    iris = store.query("SELECT ?s ?o WHERE { ?s <urn:p> ?o FILTER isIRI(?o) }").rows
+    assert query._sorted_rows(list(iris), ("o", "s")) == sorted(
+        iris, key=lambda row: query._order_key(row["o"]) + query._order_key(row["s"]))
+
+
+def test_to_curie_takes_the_first_namespace_that_matches():
+    """to_curie (one regex over the namespaces) gives what the loop over them in order gave: the
+    first whose IRI starts the given one with something after it; anything else unchanged."""
+    from aimsgraph.namespaces import CATALOGUE_PREFIXES, PREFIXES, to_curie
+
+    def loop(iri: str) -> str:
+        for prefix in CATALOGUE_PREFIXES + ("aims", "aimsmap"):
+            ns = PREFIXES[prefix]
+            if iri.startswith(ns) and len(iri) > len(ns):
+                return f"{prefix}:{iri[len(ns):]}"
+        return iri
+
+    samples = [ns + tail for ns in PREFIXES.values() for tail in ("", "a", "A.7.4", "\n", "x/y#z", "é")]
+    samples += ["", "urn:x", "https://w3id.org/aimsgraph/data/acme/R-1", PREFIXES["euaia"][:-1]]
+    assert [to_curie(s) for s in samples] == [loop(s) for s in samples]
+    assert to_curie(PREFIXES["euaia"] + "art14") == "euaia:art14"
+
+
+def test_distinct_rows_by_text_only_for_a_column_of_one_kind():
+    """_distinct_rows (`# distinct: rows` off the embedded store) keys a column of IRIs or of plain
+    strings by text, any other by its terms: an IRI and a string of one text, or two literals of
+    one text and different datatypes, stay apart; unbound cells are equal to each other."""
+    from rdflib.namespace import XSD
+
+    import aimsgraph.query as query
+
+    a, text, number = URIRef("urn:a"), Literal("urn:a"), Literal("1", datatype=XSD.integer)
+    rows = [{"x": a}, {"x": text}, {"x": a}, {"x": Literal("1")}, {"x": number}, {}, {"x": number}, {}]
+    assert query._distinct_rows(rows, ["x"]) == [{"x": a}, {"x": text}, {"x": Literal("1")}, {"x": number}, {}]
+    same_kind = [{"x": a, "y": Literal("1")}, {"x": a, "y": Literal("1")}, {"x": URIRef("urn:b"), "y": Literal("1")}]
+    assert query._distinct_rows(same_kind, ["x", "y"]) == [same_kind[0], same_kind[2]]
+    assert query._distinct_rows([{}, {}], []) == [{}]

@@ -326,15 +326,17 @@ class _TsvCells(dict):
         return term
 
 
-def _tsv_rows(solutions: ox.QuerySolutions, names: list[str]) -> list[dict[str, Node]]:
+def _tsv_rows(solutions: ox.QuerySolutions, names: list[str], distinct: bool = False) -> list[dict[str, Node]]:
     """The rows of `solutions` as rdflib terms, read from the engine's TSV serialisation: writing
     TSV in Rust costs about what iterating the solutions does, but iterating builds a Python
     object for every term (~2.5 us each: 1 of 2.2 s for trace-edges' 136k rows at 1M triples),
     where splitting the text and looking each cell up costs a fraction of that. One line per
     row (line breaks inside literals are escaped), an empty cell for an unbound variable."""
-    lines = solutions.serialize(format=_TSV).decode("utf-8").split("\n")
+    lines = solutions.serialize(format=_TSV).decode("utf-8").split("\n")[1:-1]
+    if distinct:  # equal lines are equal rows (one term, one text); the first of each kept
+        lines = list(dict.fromkeys(lines))
     cells = _TsvCells()
-    return [{n: cells[c] for n, c in zip(names, line.split("\t")) if c} for line in lines[1:-1]]
+    return [{n: cells[c] for n, c in zip(names, line.split("\t")) if c} for line in lines]
 
 
 @contextlib.contextmanager
@@ -486,19 +488,28 @@ class OxigraphStore(Store):
             hint = " (a parameter must appear in the SELECT clause to be bound)" if "projection" in str(exc) else ""
             raise QueryError(f"{exc}{hint}") from exc
 
-    def select_cells(self, sparql: str, bindings: Bindings | None = None) -> tuple[list[str], list[list[str]]] | None:
+    def select_cells(self, sparql: str, bindings: Bindings | None = None, *,
+                     distinct: bool = False) -> tuple[list[str], list[list[str]]] | None:
         """A SELECT's variables and rows as the engine's SPARQL TSV cells (`<iri>`, `"text"`, other
         literals and blank nodes in their TSV form, "" for unbound), for a consumer that wants
-        text and not terms (`query.run_named_text`); None for an ASK or CONSTRUCT."""
+        text and not terms (`query.run_named_text`); None for an ASK or CONSTRUCT. `distinct`
+        drops repeated rows, the first of each kept (a query's `# distinct: rows`): one TSV line is
+        one row, and the writer gives one term one text, so equal lines are equal rows."""
         res = self._query(sparql, bindings, None)
         if not isinstance(res, ox.QuerySolutions):
             return None
         names = [v.value for v in res.variables]
-        lines = res.serialize(format=_TSV).decode("utf-8").split("\n")
+        lines = res.serialize(format=_TSV).decode("utf-8").split("\n")[1:-1]
         with collector_paused():
-            return names, [line.split("\t") for line in lines[1:-1]]
+            if distinct:
+                lines = list(dict.fromkeys(lines))
+            return names, [line.split("\t") for line in lines]
 
-    def query(self, sparql: str, bindings: Bindings | None = None, dataset: Dataset | None = None) -> QueryResult:
+    def query(self, sparql: str, bindings: Bindings | None = None, dataset: Dataset | None = None, *,
+              distinct: bool = False) -> QueryResult:
+        """`Store.query`; `distinct` drops a SELECT's repeated rows from the engine's TSV lines, the
+        first of each kept (a named query's `# distinct: rows`: 0.05 s for trace-edges' 137k rows
+        at 1M triples, against 0.45 s hashing their rdflib terms)."""
         res = self._query(sparql, bindings, dataset)
         if isinstance(res, (bool, ox.QueryBoolean)):
             return QueryResult("ask", boolean=bool(res))
@@ -507,7 +518,7 @@ class OxigraphStore(Store):
             # Rows repeat the same terms (a system, a status, a date) over and over, and building an
             # rdflib Literal parses its lexical form: each distinct term is converted once per result.
             with collector_paused():
-                rows = _tsv_rows(res, names)
+                rows = _tsv_rows(res, names, distinct)
             return QueryResult("select", vars=names, rows=rows)
         with collector_paused():
             triples = [(from_ox_term(t.subject), from_ox_term(t.predicate), from_ox_term(t.object)) for t in res]
