@@ -157,11 +157,10 @@ class KeptState:
 
     def all_results(self) -> list[ValidationResult]:
         """Every result, in the order a full run gives them."""
-        from .revalidate import _groups, _key
+        from .revalidate import _key, query_rank
         from .shacl import _result_order
 
-        compiled = compiled_shapes()
-        rank = {_key(compiled.queries[g[0]]): i for i, g in enumerate(_groups(compiled) or [])}
+        rank = query_rank(compiled_shapes())
         out = [self.decode(row) for rows in self.rows.values() for row in rows]
         return sorted(out, key=lambda r: (_result_order(r), rank.get(_key(r), -1)))
 

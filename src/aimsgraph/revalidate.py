@@ -654,8 +654,14 @@ def rerun(compiled: CompiledShapes, store: Store, added: set[Triple], removed: s
             else:
                 rows = store.query(restricted(texts[j], focus)).rows
             fresh.extend(queries[j].results(rows))
-    rank = {_key(queries[g[0]]): i for i, g in enumerate(groups)}
-    return Rerun(foci, fresh, rank)
+    return Rerun(foci, fresh, query_rank(compiled, groups))
+
+
+def query_rank(compiled: CompiledShapes, groups: list[list[int]] | None = None) -> dict[tuple, int]:
+    """Result key (shape, component, constraint) -> the position of its queries' group: the tie
+    break of run's order after `_result_order`."""
+    queries = compiled.queries
+    return {_key(queries[g[0]]): i for i, g in enumerate(groups if groups is not None else _groups(compiled) or [])}
 
 
 def revalidate(compiled: CompiledShapes, store: Store, added: Iterable[Triple], removed: Iterable[Triple],

@@ -326,15 +326,20 @@ class _TsvCells(dict):
         return term
 
 
+def _tsv_lines(solutions: ox.QuerySolutions, distinct: bool = False) -> list[str]:
+    """The rows of `solutions` as SPARQL TSV lines, without the header; `distinct` drops repeated
+    lines, the first of each kept (equal lines are equal rows: the writer gives one term one text)."""
+    lines = solutions.serialize(format=_TSV).decode("utf-8").split("\n")[1:-1]
+    return list(dict.fromkeys(lines)) if distinct else lines
+
+
 def _tsv_rows(solutions: ox.QuerySolutions, names: list[str], distinct: bool = False) -> list[dict[str, Node]]:
     """The rows of `solutions` as rdflib terms, read from the engine's TSV serialisation: writing
     TSV in Rust costs about what iterating the solutions does, but iterating builds a Python
     object for every term (~2.5 us each: 1 of 2.2 s for trace-edges' 136k rows at 1M triples),
     where splitting the text and looking each cell up costs a fraction of that. One line per
     row (line breaks inside literals are escaped), an empty cell for an unbound variable."""
-    lines = solutions.serialize(format=_TSV).decode("utf-8").split("\n")[1:-1]
-    if distinct:  # equal lines are equal rows (one term, one text); the first of each kept
-        lines = list(dict.fromkeys(lines))
+    lines = _tsv_lines(solutions, distinct)
     cells = _TsvCells()
     return [{n: cells[c] for n, c in zip(names, line.split("\t")) if c} for line in lines]
 
@@ -499,11 +504,8 @@ class OxigraphStore(Store):
         if not isinstance(res, ox.QuerySolutions):
             return None
         names = [v.value for v in res.variables]
-        lines = res.serialize(format=_TSV).decode("utf-8").split("\n")[1:-1]
         with collector_paused():
-            if distinct:
-                lines = list(dict.fromkeys(lines))
-            return names, [line.split("\t") for line in lines]
+            return names, [line.split("\t") for line in _tsv_lines(res, distinct)]
 
     def query(self, sparql: str, bindings: Bindings | None = None, dataset: Dataset | None = None, *,
               distinct: bool = False) -> QueryResult:
@@ -1322,7 +1324,8 @@ def copy_into_view(source: "OxigraphStore", target: "GraphView", skip: Iterable[
     before its commit)."""
     if not isinstance(target.base, OxigraphStore):
         raise StoreError("copy_into_view writes to an embedded store")
-    graphs = {g: target.physical(g) for g in source.graphs() if g not in set(skip)}
+    skipped = set(skip)
+    graphs = {g: target.physical(g) for g in source.graphs() if g not in skipped}
     return _copy_quads(source.native, target.base.native, graphs, dict(target.mapping), bulk=True)
 
 
