@@ -213,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
             except KeyboardInterrupt:
                 pass
             return 0
-        env = {**os.environ, "AIMSGRAPH_TEST_SPARQL": server.url, "AIMSGRAPH_STORE_DIALECT": "virtuoso"}
+        env = {**os.environ, "AIMSGRAPH_TEST_SPARQL": server.url, "AIMSGRAPH_STORE_DIALECT": "virtuoso",
+               "AIMSGRAPH_TEST_SPARQL_DIGEST": "dba:dba"}  # its admin, for /sparql-auth
         command = [sys.executable, "-m", "pytest", *TESTS, "-p", "no:cacheprovider", "-rxX", *args.pytest_args]
         print("== " + " ".join(command), flush=True)
         code = subprocess.call(command, cwd=ROOT, env=env)

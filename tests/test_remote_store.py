@@ -193,6 +193,28 @@ def test_inline_bindings_reach_minus_groups_and_sub_selects_that_use_them():
                    f"FILTER (?u >= ?at) }} MINUS {{ ?c <x:gone> true }} {{ SELECT ?c WHERE {{ {values} ?c <x:d> ?at }} }} }}")
 
 
+# Set by scripts/second_engine.py for Virtuoso: user:password of its digest-protected endpoints
+DIGEST = os.environ.get("AIMSGRAPH_TEST_SPARQL_DIGEST") if os.environ.get("AIMSGRAPH_TEST_SPARQL") else None
+
+
+@pytest.mark.skipif(not DIGEST, reason="a server with digest-protected endpoints (scripts/second_engine.py)")
+def test_digest_credentials_reach_the_servers_auth_endpoints(sparql_server):
+    """Queries, updates and Graph Store loads through Virtuoso's /sparql-auth and
+    /sparql-graph-crud-auth with digest credentials; a wrong password is refused by name."""
+    endpoint = sparql_server.rstrip("/").rsplit("/", 1)[0] + "/sparql-auth"
+    store = RemoteStore(endpoint, dialect="virtuoso", auth=f"Digest {DIGEST}", retries=0)
+    graph = "urn:aimsgraph:test:digest"
+    try:
+        store.update(f'INSERT DATA {{ GRAPH <{graph}> {{ <urn:a> <urn:b> "c" }} }}')
+        store.load('<urn:a> <urn:b> "d" .\n', "nt", graph)
+        assert sorted(str(t[2]) for t in store.triples(graph)) == ["c", "d"]
+    finally:
+        store.update(f"DROP SILENT GRAPH <{graph}>")
+    wrong = RemoteStore(endpoint, dialect="virtuoso", auth=f"Digest {DIGEST.split(':')[0]}:wrong", retries=0)
+    with pytest.raises(StoreError, match="refused aimsgraph"):
+        wrong.query("ASK {}")
+
+
 def test_unreachable_server_is_a_store_error():
     store = RemoteStore("http://127.0.0.1:9/query", timeout=2)
     with pytest.raises(StoreError):

@@ -35,7 +35,7 @@ from .acttext import CHOICES as ACT_TEXT_CHOICES
 from .owl import OWL_ENGINES
 from .render import classification_text, findings_markdown, findings_text, to_json
 from .namespaces import GRAPH_DATA
-from .store import open_store
+from .store import DIALECTS, open_store
 from .validate import VALIDATORS, readiness, report_turtle
 
 # Plain (click) help: rich panels in this typer release print flags as if they took a <bool>.
@@ -73,6 +73,7 @@ class RunOptions:
     org: str | None = None
     store_auth: str | None = None
     store_timeout: float = 120.0
+    store_dialect: str | None = None
     owl_engine: str = "auto"
     validator: str = "store"
     window_months: int = 12
@@ -112,9 +113,14 @@ _RUN_PARAMETERS = [
             "The organisation in a store that holds several (default: the register's, or the store's only one)."))]),
     inspect.Parameter("store_auth", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[
         Optional[str], typer.Option("--store-auth", metavar="CREDENTIALS", envvar="AIMSGRAPH_STORE_AUTH", help=(
-            "For --store URL: 'Bearer TOKEN', 'Basic BASE64' or user:password (or $AIMSGRAPH_STORE_AUTH)."))]),
+            "For --store URL: 'Bearer TOKEN', 'Basic BASE64', user:password (basic) or 'Digest user:password' "
+            "(or $AIMSGRAPH_STORE_AUTH)."))]),
     inspect.Parameter("store_timeout", inspect.Parameter.KEYWORD_ONLY, default=120.0, annotation=Annotated[
         float, typer.Option("--store-timeout", min=1, metavar="SECONDS", help="For --store URL: seconds one request may take.")]),
+    inspect.Parameter("store_dialect", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[
+        Optional[str], typer.Option("--store-dialect", metavar="SERVER", envvar="AIMSGRAPH_STORE_DIALECT", help=(
+            f"For --store URL: the server's workarounds ({', '.join(DIALECTS)}; docs/servers.md), "
+            "none for plain SPARQL 1.1 such as Oxigraph server (or $AIMSGRAPH_STORE_DIALECT)."))]),
     inspect.Parameter("owl_engine", inspect.Parameter.KEYWORD_ONLY, default="auto", annotation=Annotated[
         str, typer.Option("--owl-engine", metavar="ENGINE", help=(
             f"OWL 2 RL engine: {', '.join(OWL_ENGINES)}; auto runs the compiled rules in the store (sparql), "
@@ -203,7 +209,8 @@ _open_analyses: list[Analysis] = []  # released when the command ends (temporary
 
 def open_run_store(run: RunOptions):
     with input_errors():
-        return open_store(run.store, run.store_dir, auth=run.store_auth, timeout=run.store_timeout)
+        return open_store(run.store, run.store_dir, auth=run.store_auth, timeout=run.store_timeout,
+                          dialect=run.store_dialect)
 
 
 def run_analysis(register: Path | None, run: RunOptions, store=None) -> Analysis:

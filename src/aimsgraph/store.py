@@ -435,9 +435,12 @@ class OxigraphStore(Store):
 
     def __init__(self, path: str | None = None):
         try:
+            if path:  # the folder is created when missing (pyoxigraph makes the last level only)
+                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
             self._store = ox.Store(path) if path else ox.Store()
         except OSError as exc:  # locked or unreadable folder
-            raise StoreError(f"cannot open the store in {path}: {exc} (is another aimsgraph using it?)") from exc
+            hint = " (is another aimsgraph using it?)" if "lock" in str(exc).lower() else ""
+            raise StoreError(f"cannot open the store in {path}: {exc}{hint}") from exc
         self.path = path
         self.persistent = path is not None
 
@@ -926,21 +929,23 @@ class RemoteStore(Store):
     def __init__(self, query_url: str, update_url: str | None = None, graph_store_url: str | None = None,
                  timeout: float = 120.0, auth: str | None = None, retries: int = 3, backoff: float = 0.5,
                  dialect: str | None = None):
-        """`auth`: an Authorization header value ("Bearer TOKEN", "Basic …"), or user:password for
-        basic auth; `timeout`: seconds one request may take (also sent to servers that take a
-        timeout parameter); `retries`: attempts after a connection error, `backoff` seconds
+        """`auth`: an Authorization header value ("Bearer TOKEN", "Basic …"), user:password for
+        basic auth, or "Digest user:password" to answer digest challenges; `timeout`: seconds one
+        request may take (also sent to servers that take a timeout parameter); `retries`: attempts after a connection error, `backoff` seconds
         doubling between them (HTTP errors are never retried: the server answered); `dialect`:
         None for plain SPARQL 1.1 (Oxigraph), or a key of DIALECTS for a server's workarounds
         (docs/servers.md)."""
         if dialect not in (None, *DIALECTS):
-            raise StoreError(f"unknown SPARQL server dialect '{dialect}' (choose {', '.join(DIALECTS)})")
+            raise StoreError(f"unknown SPARQL server dialect '{dialect}' (choose {', '.join(DIALECTS)}, or none)")
         self.dialect = dialect
         base = query_url.rstrip("/")
         if dialect == "virtuoso":  # one endpoint for queries and updates, the GSP beside it
-            root = base.rsplit("/", 1)[0] if base.endswith("/sparql") else base
-            base = root + "/sparql"
+            # /sparql-auth and /sparql-graph-crud-auth are the same endpoints behind digest auth
+            endpoint = base.rsplit("/", 1)[-1] if base.endswith(("/sparql", "/sparql-auth")) else "sparql"
+            root = base.rsplit("/", 1)[0] if base.endswith(("/sparql", "/sparql-auth")) else base
+            base = f"{root}/{endpoint}"
             update_url = update_url or base
-            graph_store_url = graph_store_url or (root + "/sparql-graph-crud")
+            graph_store_url = graph_store_url or (root + "/sparql-graph-crud" + endpoint.removeprefix("sparql"))
             self._system_graphs = (root + "/", *VIRTUOSO_SYSTEM_GRAPHS)
         elif base.endswith("/query") or base.endswith("/sparql"):
             root = base.rsplit("/", 1)[0]
@@ -952,7 +957,14 @@ class RemoteStore(Store):
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
-        self.authorization = _authorization(auth)
+        import urllib.request as urllib_request
+
+        self.authorization, digest = _authorization(auth)
+        self._open = urllib_request.urlopen
+        if digest:  # the server challenges each request and urllib answers it (two round trips)
+            passwords = urllib_request.HTTPPasswordMgrWithDefaultRealm()
+            passwords.add_password(None, root, *digest)
+            self._open = urllib_request.build_opener(urllib_request.HTTPDigestAuthHandler(passwords)).open
         self.bytes_sent = 0
         self.bytes_received = 0
         self.requests = 0
@@ -970,7 +982,7 @@ class RemoteStore(Store):
         for attempt in range(self.retries + 1):
             request = urllib.request.Request(url, data=body, method=method, headers=headers)
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (user-named URL)
+                with self._open(request, timeout=self.timeout) as response:  # noqa: S310 (user-named URL)
                     payload = response.read() if max_bytes is None else response.read(max_bytes + 1)
                     self.requests += 1
                     self.bytes_sent += len(body)
@@ -1131,18 +1143,26 @@ class RemoteStore(Store):
         return sorted(names)
 
 
-def _authorization(auth: str | None) -> str | None:
-    """An Authorization header from `--store-auth`: "Bearer …" or "Basic …" as given, else
-    user:password for basic auth."""
+AUTH_FORMS = "'Bearer TOKEN', 'Basic BASE64', user:password (basic) or 'Digest user:password'"
+
+
+def _authorization(auth: str | None) -> tuple[str | None, tuple[str, str] | None]:
+    """From `--store-auth`: the Authorization header every request carries ("Bearer …" or
+    "Basic …" as given, user:password as basic auth), or the (user, password) that answers a
+    server's digest challenges ("Digest user:password", e.g. Virtuoso's /sparql-auth)."""
     if not auth:
-        return None
-    if auth.split(" ", 1)[0] in ("Bearer", "Basic"):
-        return auth
-    if ":" not in auth:
-        raise StoreError("--store-auth takes 'Bearer TOKEN', 'Basic BASE64' or user:password")
+        return None, None
+    scheme, _, rest = auth.partition(" ")
+    if scheme in ("Bearer", "Basic") and rest:
+        return auth, None
+    if scheme == "Digest" and ":" in rest:
+        user, _, password = rest.partition(":")
+        return None, (user, password)
+    if " " in auth or ":" not in auth:
+        raise StoreError(f"--store-auth takes {AUTH_FORMS}")
     import base64
 
-    return "Basic " + base64.b64encode(auth.encode("utf-8")).decode("ascii")
+    return "Basic " + base64.b64encode(auth.encode("utf-8")).decode("ascii"), None
 
 
 def _from_json_term(value: dict) -> Node:
@@ -1348,9 +1368,12 @@ def open_store(engine: str = "oxigraph", path: str | None = None, *, auth: str |
     if engine.startswith(("http://", "https://")):
         if path:
             raise StoreError("--store-dir is for the embedded store; a SPARQL server keeps its own data")
-        return RemoteStore(engine, timeout=timeout, auth=auth, dialect=dialect or os.environ.get("AIMSGRAPH_STORE_DIALECT") or None)
+        dialect = dialect or os.environ.get("AIMSGRAPH_STORE_DIALECT") or None
+        return RemoteStore(engine, timeout=timeout, auth=auth, dialect=None if dialect == "none" else dialect)
     if auth:
         raise StoreError("--store-auth is for a SPARQL server (--store URL)")
+    if dialect:
+        raise StoreError("--store-dialect is for a SPARQL server (--store URL)")
     if engine == "oxigraph":
         return OxigraphStore(path)
     if engine == "rdflib":
