@@ -567,3 +567,69 @@ def test_distinct_rows_by_text_only_for_a_column_of_one_kind():
     same_kind = [{"x": a, "y": Literal("1")}, {"x": a, "y": Literal("1")}, {"x": URIRef("urn:b"), "y": Literal("1")}]
     assert query._distinct_rows(same_kind, ["x", "y"]) == [same_kind[0], same_kind[2]]
     assert query._distinct_rows([{}, {}], []) == [{}]
+
+
+# ------------------------------------------------------------------ `# parallel: branches`
+
+def test_union_branches_splits_only_a_where_made_of_a_union():
+    from aimsgraph.query import union_branches
+
+    assert union_branches('PREFIX x: <x:>\n# a } comment\nSELECT ?a ?b WHERE { { ?a x:p "}" } UNION '
+                          "{ ?a x:q '''{''' FILTER (?a < 3) } UNION { SELECT ?a ?b WHERE { ?a x:r ?b } } }") == (
+        'PREFIX x: <x:>\n# a } comment\nSELECT ?a ?b WHERE { ?a x:p "}" }',
+        "PREFIX x: <x:>\n# a } comment\nSELECT ?a ?b WHERE { ?a x:q '''{''' FILTER (?a < 3) }",
+        "PREFIX x: <x:>\n# a } comment\nSELECT ?a ?b WHERE { SELECT ?a ?b WHERE { ?a x:r ?b } }")
+    for whole in ("SELECT ?a WHERE { { ?a <x:p> 1 } UNION { ?a <x:q> 1 } } LIMIT 1",  # a modifier
+                  "SELECT ?a WHERE { { ?a <x:p> 1 } UNION { ?a <x:q> 1 } ?a <x:r> ?b }",  # a join beside it
+                  "SELECT DISTINCT ?a WHERE { { ?a <x:p> 1 } UNION { ?a <x:q> 1 } }",
+                  "SELECT (1 AS ?a) WHERE { { ?a <x:p> 1 } UNION { ?a <x:q> 1 } }",
+                  "SELECT * WHERE { { ?a <x:p> 1 } UNION { ?a <x:q> 1 } }",
+                  "SELECT ?a WHERE { { ?a <x:p> 1 } { ?a <x:q> 1 } }",  # a join of two groups
+                  "SELECT ?a WHERE { { ?a <x:p> 1 } }", "ASK { { ?a <x:p> 1 } UNION { ?a <x:q> 1 } }"):
+        assert union_branches(whole) == (), whole
+
+
+def test_parallel_header_needs_a_query_that_splits(tmp_path):
+    path = tmp_path / "90_split.rq"
+    header = "# question: Which?\n# columns: a\n# reads: register\n# parallel: branches\n"
+    path.write_text(header + "SELECT ?a WHERE { ?a <x:p> 1 }\n", encoding="utf-8")
+    with pytest.raises(Exception, match="needs SELECT"):
+        parse_query_file(path)
+    path.write_text(header.replace("branches", "yes") + "SELECT ?a WHERE { { ?a <x:p> 1 } UNION { ?a <x:q> 1 } }\n",
+                    encoding="utf-8")
+    with pytest.raises(Exception, match="'# parallel:' must be 'branches'"):
+        parse_query_file(path)
+
+
+@pytest.mark.parametrize("distinct", [True, False])
+def test_parts_give_the_rows_and_order_of_the_whole_query(tmp_path, monkeypatch, distinct):
+    """A query run in parts gives run_named and run_named_text the rows of the query run whole,
+    in the same order: a row two branches both give is dropped once with `# distinct: rows`,
+    and an order column of IRIs in one branch and strings or nothing in another sorts by the
+    order keys (unbound, IRIs, strings)."""
+    import dataclasses
+
+    import aimsgraph.query as query
+    from aimsgraph.store import OxigraphStore
+
+    store = OxigraphStore()
+    store.update('INSERT DATA { GRAPH <urn:g> { <urn:a> <urn:p> <urn:z>, "b" . <urn:b> <urn:p> "a" ; <urn:q> <urn:z> . '
+                 '<urn:c> <urn:q> "c" . <urn:d> <urn:r> 1 } }')
+    path = tmp_path / "90_parts.rq"
+    path.write_text("# question: Which?\n# columns: s, o, how\n# reads: register\n# order: ?o ?s\n"
+                    + ("# distinct: rows\n" if distinct else "") + "# parallel: branches\n"
+                    "SELECT ?s ?o ?how WHERE { { ?s <urn:p>|<urn:q> ?o } UNION { ?s <urn:q> ?o } "
+                    "UNION { ?s <urn:r> ?x BIND ('r' AS ?how) } }\n", encoding="utf-8")
+    q = parse_query_file(path)
+    assert len(q.parts) == 3
+    whole = dataclasses.replace(q, parts=())
+    monkeypatch.setattr(query, "named_queries", lambda: {q.name: whole})
+    expected, expected_text = run_named(store, "parts"), run_named_text(store, "parts")
+    monkeypatch.setattr(query, "named_queries", lambda: {q.name: q})
+    got = run_named(store, "parts")
+    assert got.rows == expected.rows and got.vars == expected.vars == ["s", "o", "how"]
+    assert run_named_text(store, "parts") == expected_text
+    z, a, b, c = URIRef("urn:z"), URIRef("urn:a"), URIRef("urn:b"), URIRef("urn:c")
+    twice = [{"s": b, "o": z}] * (1 if distinct else 2)
+    assert got.rows == [{"s": URIRef("urn:d"), "how": Literal("r")}, {"s": a, "o": z}, *twice,
+                        {"s": b, "o": Literal("a")}, {"s": a, "o": Literal("b")}, *[{"s": c, "o": Literal("c")}] * (1 if distinct else 2)]

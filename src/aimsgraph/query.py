@@ -18,9 +18,10 @@ from .errors import AimsGraphError, QueryError, unknown_name
 from .limits import shorten
 from .resources import data_files
 from .namespaces import expand_curie, to_curie
-from .store import QueryResult, Store, _TsvCells, collector_paused
+from .store import _STRIP, QueryResult, Store, _TsvCells, collector_paused, term_rows
 
-_FIELD = re.compile(r"^#\s*(question|parameters|columns|reads|order|distinct|param\s+\w+)\s*:\s*(.*?)\s*$", re.MULTILINE)
+_FIELD = re.compile(r"^#\s*(question|parameters|columns|reads|order|distinct|parallel|param\s+\w+)\s*:\s*(.*?)\s*$",
+                    re.MULTILINE)
 READS = ("catalogues", "register", "organisations")
 
 
@@ -35,6 +36,7 @@ class NamedQuery:
     reads: str = "register"  # "catalogues": the shipped catalogues alone; "organisations": every one in a store
     order: tuple[str, ...] = ()  # from `# order: ?a ?b`: run_named sorts the rows by these columns
     distinct: bool = False  # from `# distinct: rows`: run_named drops repeated rows (what SELECT DISTINCT gives)
+    parts: tuple[str, ...] = ()  # from `# parallel: branches`: one query per UNION branch (union_branches)
 
     @property
     def needs_register(self) -> bool:
@@ -64,7 +66,76 @@ def parse_query_file(path: Path) -> NamedQuery:
     distinct = meta.get("distinct", "")
     if distinct not in ("", "rows"):
         raise AimsGraphError(f"query file {path.name}: '# distinct:' must be 'rows'")
-    return NamedQuery(name, path.name, meta["question"], params, meta["columns"], text, reads, order, distinct == "rows")
+    parallel = meta.get("parallel", "")
+    if parallel not in ("", "branches"):
+        raise AimsGraphError(f"query file {path.name}: '# parallel:' must be 'branches'")
+    parts = ()
+    if parallel:
+        parts = union_branches(text)
+        if not parts:
+            raise AimsGraphError(f"query file {path.name}: '# parallel: branches' needs SELECT ?a ?b ... WHERE "
+                                 "{ {...} UNION {...} ... } with nothing after the WHERE group")
+    return NamedQuery(name, path.name, meta["question"], params, meta["columns"], text, reads, order,
+                      distinct == "rows", parts)
+
+
+# One token of SPARQL text that may hold a brace: a comment, a string (long or short), an IRI
+# (no spaces or quotes inside), a brace, or a word; anything else is skipped a character at a time.
+_TOKEN = re.compile("|".join((
+    r"#[^\n]*",  # comment
+    r"'''(?:[^'\\]|\\.|'(?!''))*'''",  # long strings
+    r'"""(?:[^"\\]|\\.|"(?!""))*"""',
+    r"'(?:[^'\\\n]|\\.)*'",  # strings
+    r'"(?:[^"\\\n]|\\.)*"',
+    r'<[^<>"{}|^`\\\s]*>',  # IRI
+    r"[{}]", r"[A-Za-z_][\w-]*", r"\?\w+", r"\S")))
+
+
+def union_branches(text: str) -> tuple[str, ...]:
+    """`text` as one query per branch, when it is `[prologue] SELECT ?a ?b ... WHERE { {B1} UNION
+    {B2} ... }` with nothing after the WHERE group: each part is `SELECT ?a ?b ... WHERE {Bi}`.
+    Their rows, one part's after another's, are the query's rows in the engine's order (a UNION
+    evaluates its branches one after another, and nothing outside them joins or filters), so
+    the parts can run at the same time (OxigraphStore.query's `parts`). Empty when the text has
+    any other shape (DISTINCT, expressions in the projection, modifiers, patterns beside the
+    UNION)."""
+    tokens = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text) if not m.group().startswith("#")]
+    words = [t[2] for t in tokens]
+    upper = [w.upper() for w in words]
+    if "SELECT" not in upper:
+        return ()
+    select = upper.index("SELECT")
+    where = select + 1
+    while where < len(words) and words[where].startswith("?") and len(words[where]) > 1:
+        where += 1
+    if where == select + 1 or where + 1 >= len(words) or upper[where] != "WHERE" or words[where + 1] != "{":
+        return ()
+    groups, depth, start, expect_group = [], 0, None, True
+    for index in range(where + 1, len(tokens)):
+        begin, end, word = tokens[index]
+        if word == "{":
+            depth += 1
+            if depth == 2:
+                if not expect_group:
+                    return ()
+                start, expect_group = begin, False
+        elif word == "}":
+            depth -= 1
+            if depth == 1:
+                groups.append(text[start:end])
+            elif depth == 0:
+                if index != len(tokens) - 1 or expect_group:
+                    return ()
+                break
+        elif depth == 1:
+            if word.upper() != "UNION" or expect_group:
+                return ()
+            expect_group = True
+    if len(groups) < 2:
+        return ()
+    # the prologue (from its first token: without the header's comments), the projection
+    head = text[tokens[0][0]:tokens[select][0]] + "SELECT " + " ".join(words[select + 1:where]) + " WHERE "
+    return tuple(head + group for group in groups)
 
 
 @lru_cache(maxsize=1)
@@ -135,6 +206,9 @@ def run_named(store: Store, name: str, params: dict[str, str] | None = None) -> 
     from .store import OxigraphStore
 
     q = named_query(name)
+    if q.parts and type(store) is OxigraphStore:
+        names, rows = _run_parts(store, q, q.bindings(params or {}), as_text=False)
+        return QueryResult("select", vars=names, rows=rows)
     if q.distinct and type(store) is OxigraphStore:  # repeats dropped from the engine's TSV lines
         result = store.query(q.text, q.bindings(params or {}), distinct=True)
     else:
@@ -247,6 +321,8 @@ def run_named_text(store: Store, name: str, params: dict[str, str] | None = None
 
     q = named_query(name)
     bindings = q.bindings(params or {})
+    if q.parts and type(store) is OxigraphStore:
+        return _run_parts(store, q, bindings, as_text=True)
     answer = store.select_cells(q.text, bindings, distinct=q.distinct) if type(store) is OxigraphStore else None
     if answer is None:
         result = run_named(store, name, params)
@@ -259,6 +335,77 @@ def run_named_text(store: Store, name: str, params: dict[str, str] | None = None
         return names, _text_rows(lines, len(names), cells)
 
 
+def _run_parts(store, q: NamedQuery, bindings: dict, as_text: bool) -> tuple[list[str], list]:
+    """A query of `# parallel: branches` on the embedded store: its parts at the same time
+    (`OxigraphStore.select_parts`), each part's rows converted on its own thread — to text
+    columns (`as_text`, as run_named_text gives them) or to rows of rdflib terms (run_named) —
+    with the order keys of its `# order:` columns; then here the repeats dropped (across
+    parts: two branches can give one row) and one sort by the keys. The rows and their order
+    are those of the query run whole."""
+    cells = _CellText()  # shared by the threads: a cell converted twice gives the same value
+    order = q.order
+
+    def convert(names: list[str], lines: list[str]):
+        split = [line.split("\t") for line in lines]
+        columns = list(zip(*split)) if split else [() for _ in names]
+        keys = [_column_keys(columns[names.index(c)], cells) for c in order]
+        if as_text:
+            return lines, [_text_column(column, cells) for column in columns], keys
+        return lines, term_rows(names, split, cells.terms), keys
+
+    with collector_paused():
+        names, answers = store.select_parts(q.parts, bindings, convert)
+        lines = [line for part_lines, _, _ in answers for line in part_lines]
+        if as_text:
+            body = [[c for _, columns, _ in answers for c in columns[i]] for i in range(len(names))]
+            rows = [list(row) for row in zip(*body)] if lines else []
+        else:
+            rows = [row for _, part_rows, _ in answers for row in part_rows]
+        index = range(len(lines))
+        if q.distinct:
+            first = {}
+            for i, line in enumerate(lines):
+                first.setdefault(line, i)
+            index = sorted(first.values())
+        if order:
+            keys = [_joined_keys([part_keys[j] for _, _, part_keys in answers]) for j in range(len(order))]
+            ranks = list(zip(*keys))
+            index = sorted(index, key=ranks.__getitem__)
+        return names, [rows[i] for i in index]
+
+
+def _column_keys(column, cells: _CellText) -> tuple[str, list]:
+    """The `_order_key`s of one column's cells, or when the column is of one kind (`_one_kind`)
+    its bare texts, which sort the same way and cost less: ("iri" or "str", texts), or
+    ("key", order keys)."""
+    if _one_kind(column):
+        return ("iri" if column[0][:1] == "<" else "str"), [cell[1:-1] for cell in column]
+    return "key", [cells[cell][1] for cell in column]
+
+
+_KIND_RANK = {"iri": 2, "str": 3}
+
+
+def _joined_keys(parts: list[tuple[str, list]]) -> list:
+    """One column's keys over every part: bare texts when all parts are of one kind, else every
+    bare text made its order key again (an IRI (2, "", text), a plain string (3, "", text))."""
+    kinds = {kind for kind, keys in parts if keys}
+    if len(kinds) <= 1:
+        return [key for _, keys in parts for key in keys]
+    return [key if kind == "key" else (_KIND_RANK[kind], "", key) for kind, keys in parts for key in keys]
+
+
+def _text_column(column, cells: _CellText) -> list[str | None]:
+    """A column's cells as text: a plain string without escapes is its cell less the quotes
+    (cheaper than looking it up: most labels and ids occur once), any other cell looked up in
+    `cells`; a column of IRIs mostly distinct (trace-nodes' 92k nodes) made CURIEs without the
+    lookup."""
+    if column and column[0][:1] == "<" and all(cell[:1] == "<" for cell in column) and len(set(column)) * 2 > len(column):
+        return list(map(to_curie, map(_STRIP, column)))
+    return [cell[1:-1] if cell[:1] == '"' and cell[-1] == '"' and len(cell) > 1 and "\\" not in cell
+            else cells[cell][0] for cell in column]
+
+
 def _text_rows(lines: list[list[str]], width: int, cells: _CellText) -> list[list[str | None]]:
     """The rows' cells as text, built a column at a time: a plain string without escapes is its
     cell less the quotes (cheaper than looking it up: most labels and ids occur once, 278k of
@@ -268,10 +415,7 @@ def _text_rows(lines: list[list[str]], width: int, cells: _CellText) -> list[lis
     obligations-not-yet-applicable 0.19 -> 0.28 s."""
     if not lines or not width:
         return [[cells[c][0] for c in line] for line in lines]
-    columns = []
-    for i in range(width):
-        columns.append([cell[1:-1] if cell[:1] == '"' and cell[-1] == '"' and len(cell) > 1 and "\\" not in cell
-                        else cells[cell][0] for cell in [line[i] for line in lines]])
+    columns = [_text_column([line[i] for line in lines], cells) for i in range(width)]
     return [list(row) for row in zip(*columns)]
 
 
@@ -290,10 +434,7 @@ def _sorted_lines(lines: list[list[str]], columns: list[int], cells: _CellText) 
     trace-edges' three are) is keyed by its bare text, any other by its cells' order keys; the
     keys are built a column at a time and the row indexes sorted by them (trace-edges at 1M
     triples: 136k rows sorted in 0.4-0.45 s, against 0.55-0.7 s building a flat key per row)."""
-    keys = []
-    for i in columns:
-        column = [line[i] for line in lines]
-        keys.append([cell[1:-1] for cell in column] if _one_kind(column) else [cells[cell][1] for cell in column])
+    keys = [_column_keys([line[i] for line in lines], cells)[1] for i in columns]
     rows = list(zip(*keys))
     return [lines[i] for i in sorted(range(len(lines)), key=rows.__getitem__)]
 
