@@ -70,3 +70,9 @@ def test_another_date_on_a_disk_store_is_reasoned_in_memory_as_from_the_register
     assert [f.as_json() for f in later.validation.findings] == [f.as_json() for f in fresh.validation.findings]
     later.release()
     assert sorted(store.graphs()) == graphs
+
+
+def test_a_store_folder_is_created_with_its_parents(tmp_path):
+    folder = tmp_path / "a" / "b" / "store"
+    store = open_store("oxigraph", str(folder))
+    assert folder.is_dir() and workspace.organisations(store) == []
