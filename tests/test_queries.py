@@ -14,6 +14,7 @@ values), columns in SELECT order, "" for an unbound column.
 from __future__ import annotations
 
 import json
+import os
 import re
 from datetime import date
 from pathlib import Path
@@ -633,3 +634,16 @@ def test_parts_give_the_rows_and_order_of_the_whole_query(tmp_path, monkeypatch,
     twice = [{"s": b, "o": z}] * (1 if distinct else 2)
     assert got.rows == [{"s": URIRef("urn:d"), "how": Literal("r")}, {"s": a, "o": z}, *twice,
                         {"s": b, "o": Literal("a")}, {"s": a, "o": Literal("b")}, *[{"s": c, "o": Literal("c")}] * (1 if distinct else 2)]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_runs_a_query_in_parts():
+    """The threads that run a query's parts are made again in a forked child (it inherits the
+    pool, not its threads: without that the child would wait for ever)."""
+    store = analysed(REGISTER, "oxigraph").store
+    rows = run_named(store, "trace-nodes").rows
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0 if run_named(store, "trace-nodes").rows == rows else 3)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

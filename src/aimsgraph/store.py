@@ -385,6 +385,14 @@ def _part_pool():
     return _PART_POOL
 
 
+def _forget_part_pool() -> None:  # a forked child has none of its parent's threads
+    global _PART_POOL
+    _PART_POOL = None
+
+
+os.register_at_fork(after_in_child=_forget_part_pool)
+
+
 @contextlib.contextmanager
 def collector_paused():
     """Python's cyclic garbage collector off while a result's rows are built: every Literal and
