@@ -374,13 +374,15 @@ _PART_POOL = None
 
 
 def _part_pool():
-    """The threads that run a query's parts (OxigraphStore.select_parts): one per core, at
-    most four, made when first asked for."""
+    """The threads that run a query's parts (OxigraphStore.select_parts), made when first asked
+    for: two per core (at most eight), so the engine keeps every core busy while a thread holds
+    the GIL to convert its part's rows (trace-nodes at 1M on two cores, medians of 8 interleaved
+    runs: 1.09 s with two threads, 1.00 with three, 0.93 with four)."""
     global _PART_POOL
     if _PART_POOL is None:
         from concurrent.futures import ThreadPoolExecutor
 
-        _PART_POOL = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)),
+        _PART_POOL = ThreadPoolExecutor(max_workers=max(2, min(8, 2 * (os.cpu_count() or 1))),
                                         thread_name_prefix="aimsgraph-query-part")
     return _PART_POOL
 
