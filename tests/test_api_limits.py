@@ -214,3 +214,68 @@ def test_the_graph_store_protocol(writable):
     assert refused.status_code == 403
     assert writable.delete("/store", params={"graph": graph}, headers=auth()).status_code == 200
     assert writable.get("/store", params={"graph": graph}).status_code == 404
+
+
+EVIDENCE_FOR_A74 = f"""
+<{DATA}EV-API> a aims:Evidence ; aims:registerId "EV-API" ; aims:inOrganization <{DATA}finsecure> ;
+  aims:date "2026-01-10"^^xsd:date ; aims:validUntil "2027-01-10"^^xsd:date .
+<{DATA}soa/A.7.4> aims:hasEvidence <{DATA}EV-API> ."""
+
+
+def _reasoned_from_scratch(analysis, added_turtle: str):
+    """The analysis' data with the triples added, reasoned and validated from scratch: the
+    inferred graph (N-Triples lines) and the findings."""
+    import pyoxigraph as ox
+
+    from aimsgraph.namespaces import GRAPH_DATA, GRAPH_INFERRED, PREFIXES
+    from aimsgraph.reason import reason
+    from aimsgraph.store import OxigraphStore
+    from aimsgraph.validate import validate
+
+    store = OxigraphStore()
+    for graph in analysis.store.graphs():
+        if graph != GRAPH_INFERRED and not graph.startswith("https://w3id.org/aimsgraph/graph/parameters"):
+            store.add(graph, analysis.store.triples(graph))
+    prologue = "".join(f"@prefix {k}: <{v}> .\n" for k, v in PREFIXES.items())
+    store.native.load(prologue + added_turtle, format=ox.RdfFormat.TURTLE, to_graph=ox.NamedNode(GRAPH_DATA))
+    reason(store, analysis.params)
+    inferred = {str(q.triple) for q in store.native.quads_for_pattern(None, None, None, ox.NamedNode(GRAPH_INFERRED))}
+    return inferred, [f.as_json() for f in validate(store).findings]
+
+
+@pytest.mark.parametrize("how", ["update", "graph-store"])
+def test_a_write_that_only_adds_data_is_reasoned_incrementally_as_from_scratch(analysis, how):
+    """INSERT DATA (or a Graph Store POST to the data graph) re-derives only what the new triples
+    touch (`"reasoned": "incremental"`), and the served inferences and findings are those of
+    reasoning and validating the same data from scratch: here evidence that makes A.7.4
+    effective."""
+    import pyoxigraph as ox
+
+    from aimsgraph.namespaces import PREFIXES
+
+    service = Service.from_analysis(analysis, "register.yaml", workers=1, heavy_workers=1, timeout=30,
+                                    write_token=TOKEN)
+    with running(service) as base, client(base) as http:
+        before = http.get("/gaps").json()["findings"]
+        if how == "update":
+            r = http.post("/sparql", data={"update": f"INSERT DATA {{ {EVIDENCE_FOR_A74} }}"}, headers=auth())
+        else:
+            prologue = "".join(f"@prefix {k}: <{v}> .\n" for k, v in PREFIXES.items())
+            r = http.post("/store", params={"default": ""}, content=(prologue + EVIDENCE_FOR_A74).encode(),
+                          headers=auth(**{"Content-Type": "text/turtle"}))
+        assert r.status_code == 200, r.text
+        assert r.json()["reasoned"] == "incremental"
+        inferred, findings = _reasoned_from_scratch(analysis, EVIDENCE_FOR_A74)
+        served = http.get("/store", params={"graph": "https://w3id.org/aimsgraph/graph/inferred"},
+                          headers={"Accept": "application/n-triples"})
+        assert {str(t) for t in ox.parse(served.content, format=ox.RdfFormat.N_TRIPLES)} == inferred
+        after = http.get("/gaps").json()["findings"]
+        assert after == findings and after != before
+        assert r.json()["inferred"] == len(inferred)
+
+
+def test_a_write_that_also_removes_is_reasoned_from_scratch(writable):
+    r = writable.post("/sparql", data={"update": f"DELETE DATA {{ <{DATA}nothing> aims:registerId 'x' }} ; "
+                                                 f"INSERT DATA {{ <{DATA}other> aims:registerId 'y' }}"}, headers=auth())
+    assert r.status_code == 200, r.text
+    assert r.json()["reasoned"] == "from scratch"

@@ -488,14 +488,30 @@ class WorkerState:
             raise QueryError("writes need the embedded oxigraph store; this server reads another engine")
         return _copy_store(self.native)
 
-    def _commit(self, work: ox.Store, root: str, generation: int) -> tuple[Snapshot, dict]:
-        """Re-reason and re-validate the changed store, then write it as the next snapshot."""
+    def _commit(self, work: ox.Store, root: str, generation: int, added: list | None = None) -> tuple[Snapshot, dict]:
+        """Re-reason and re-validate the changed store, then write it as the next snapshot. With
+        `added` (the write only added these data triples, not yet in `work`), the inferences are
+        brought up to date from them alone (incremental.add_data), as `aimsgraph add` does; a
+        change that needs it (blank nodes, schema triples) is reasoned from scratch."""
+        from .incremental import NotIncremental, add_data
         from .reason import reason
         from .validate import validate
 
         store = OxigraphStore.wrap(work)
         params = self.meta.params()
-        reasoning = reason(store, params, self.meta.owl_engine)
+        how = "from scratch"
+        if added is not None:
+            try:
+                report = add_data(store, added, params, self.meta.owl_engine, fallback=False)
+                reasoning, how = self.meta.reasoning, "incremental"
+            except NotIncremental as exc:
+                store.add(GRAPH_DATA, added)
+                how = f"from scratch: {exc}"
+            else:
+                if report.data_added == 0:
+                    how = "incremental: nothing new"
+        if not how.startswith("incremental"):
+            reasoning = reason(store, params, self.meta.owl_engine)
         validation = validate(store, self.meta.validator)
         meta = SnapshotMeta(params.as_of, params.window_months, params.expiring_days, self.meta.owl_engine,
                             self.meta.validator, reasoning, list(validation.findings), self.meta.source,
@@ -504,7 +520,8 @@ class WorkerState:
         snapshot = write_snapshot(work, meta, root, generation, self.snapshot.engine, self.snapshot.worker_store,
                                   self.snapshot.org)
         return snapshot, {"generation": generation, "findings": len(meta.findings),
-                          "inferred": reasoning.owl_triples + reasoning.rule_triples}
+                          "inferred": _count(work, GRAPH_INFERRED),
+                          "reasoned": how}
 
     def task_write_update(self, text: str, using: list[str] | None, using_named: list[str] | None,
                           base_iri: str | None, allow_network: bool, root: str, generation: int):
@@ -522,6 +539,10 @@ class WorkerState:
                 f"<{touched[0]}> is derived by the reasoner and rebuilt after every write; change the data instead")
         if using or using_named:
             text = add_using(text, using or [], using_named or [])
+        added = _inserted_data(text, base_iri) if set(info.operations) == {"InsertData"} else None
+        if added is not None:
+            snapshot, summary = self._commit(self._prepare(), root, generation, added=added)
+            return snapshot, Reply.json({"updated": True, **summary})
         work = self._prepare()
         data, default = ox.NamedNode(GRAPH_DATA), ox.DefaultGraph()
         for quad in list(work.quads_for_pattern(None, None, None, data)):
@@ -565,12 +586,45 @@ class WorkerState:
                 path.write_bytes(body)
                 data = rdf_data(path, API_LIMITS)
             created = not work.contains_named_graph(target)
+            if method == "POST" and name == GRAPH_DATA:  # additions to the data: re-derived from them alone
+                snapshot, summary = self._commit(work, root, generation, added=_nt_triples(data.nt))
+                return snapshot, Reply.json({"graph": name, **summary}, 200)
             if method == "PUT" and not created:
                 work.remove_graph(target)
             work.bulk_load(data.nt, format=ox.RdfFormat.N_TRIPLES, to_graph=target)
         snapshot, summary = self._commit(work, root, generation)
         status = 201 if created else 200
         return snapshot, Reply.json({"graph": name, **summary}, status)
+
+
+def _inserted_data(text: str, base_iri: str | None) -> list | None:
+    """The triples an update made only of INSERT DATA adds to the default graph (the data graph
+    here, or the data graph named), read by running it on an empty store (INSERT DATA reads
+    nothing); None when it also writes another graph."""
+    from .store import from_ox_term
+
+    scratch = ox.Store()
+    try:
+        scratch.update(text, base_iri=base_iri, prefixes=PREFIXES)
+    except (SyntaxError, OSError, ValueError, RuntimeError):
+        return None  # the full path reports the error as it does for any update
+    data = ox.NamedNode(GRAPH_DATA)
+    quads = list(scratch)
+    if any(q.graph_name != ox.DefaultGraph() and q.graph_name != data for q in quads):
+        return None
+    return [(from_ox_term(q.subject), from_ox_term(q.predicate), from_ox_term(q.object)) for q in quads]
+
+
+def _count(native: ox.Store, graph: str) -> int:
+    row = next(iter(native.query(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}")))
+    return int(row["n"].value)
+
+
+def _nt_triples(nt: str | bytes) -> list:
+    from .store import from_ox_term
+
+    return [(from_ox_term(t.subject), from_ox_term(t.predicate), from_ox_term(t.object))
+            for t in ox.parse(nt, format=ox.RdfFormat.N_TRIPLES)]
 
 
 # --- the server's side ---------------------------------------------------------------------------
