@@ -96,7 +96,7 @@ def union_branches(text: str) -> tuple[str, ...]:
     {B2} ... }` with nothing after the WHERE group: each part is `SELECT ?a ?b ... WHERE {Bi}`.
     Their rows, one part's after another's, are the query's rows in the engine's order (a UNION
     evaluates its branches one after another, and nothing outside them joins or filters), so
-    the parts can run at the same time (OxigraphStore.query's `parts`). Empty when the text has
+    the parts can run at the same time (OxigraphStore.select_parts). Empty when the text has
     any other shape (DISTINCT, expressions in the projection, modifiers, patterns beside the
     UNION)."""
     tokens = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text) if not m.group().startswith("#")]
