@@ -116,3 +116,17 @@ def test_an_unknown_dialect_on_the_command_line_exits_2():
                           "--store-dialect", "fuseky"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert "unknown SPARQL server dialect 'fuseky' (choose virtuoso, or none)" in out.stderr
+
+
+def test_the_dialect_in_the_environment_leaves_embedded_commands_alone():
+    """$AIMSGRAPH_STORE_DIALECT names the server's dialect for --store URL only: a command on the
+    embedded store runs as without it (scripts/second_engine.py sets it for a whole test run)."""
+    import os
+    from pathlib import Path
+
+    register = Path(__file__).resolve().parents[1] / "examples" / "finsecure" / "register.yaml"
+    out = subprocess.run([sys.executable, "-m", "aimsgraph", "classify", str(register), "--as-of", "2026-01-31"],
+                         capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "AIMSGRAPH_STORE_DIALECT": "virtuoso"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip()

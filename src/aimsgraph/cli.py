@@ -118,7 +118,7 @@ _RUN_PARAMETERS = [
     inspect.Parameter("store_timeout", inspect.Parameter.KEYWORD_ONLY, default=120.0, annotation=Annotated[
         float, typer.Option("--store-timeout", min=1, metavar="SECONDS", help="For --store URL: seconds one request may take.")]),
     inspect.Parameter("store_dialect", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[
-        Optional[str], typer.Option("--store-dialect", metavar="SERVER", envvar="AIMSGRAPH_STORE_DIALECT", help=(
+        Optional[str], typer.Option("--store-dialect", metavar="SERVER", help=(
             f"For --store URL: the server's workarounds ({', '.join(DIALECTS)}; docs/servers.md), "
             "none for plain SPARQL 1.1 such as Oxigraph server (or $AIMSGRAPH_STORE_DIALECT)."))]),
     inspect.Parameter("owl_engine", inspect.Parameter.KEYWORD_ONLY, default="auto", annotation=Annotated[
