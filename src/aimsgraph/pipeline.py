@@ -203,8 +203,7 @@ def add_stored(store: Store, path: Path | str, *, org: str | None = None, progre
     again (workspace.recover)."""
     from .incremental import MaintenanceReport, NotIncremental, add_data, not_incremental, present
     from .reason import stored_parameters
-    from .store import from_ox_term
-    import pyoxigraph as ox
+    from .store import nt_triples
 
     check_validator(validator)
     if not store.persistent:
@@ -213,8 +212,7 @@ def add_stored(store: Store, path: Path | str, *, org: str | None = None, progre
         data = read_data(Path(path), limits)
         if data.nquads:
             raise InputError(f"{Path(path).name}: add takes triples for the data graph, not named graphs")
-        triples = [(from_ox_term(t.subject), from_ox_term(t.predicate), from_ox_term(t.object))
-                   for t in ox.parse(data.nt, format=ox.RdfFormat.N_TRIPLES)]
+        triples = nt_triples(data.nt)
         note(f"{len(triples):,} triples read")
     version = workspace.current(store, org or data.org)
     view = version.view(store)

@@ -41,7 +41,7 @@ import pyoxigraph as ox
 from .errors import AimsGraphError, InputError, NetworkAccessError, Problem, QueryError, ResultTooLarge, StoreError
 from .limits import API_LIMITS, MiB, shorten
 from .namespaces import GRAPH_BASE, GRAPH_DATA, GRAPH_INFERRED, GRAPH_PARAMETERS, PREFIXES
-from .store import GRAPH_MEDIA, OxigraphStore, RdflibStore, RemoteStore, Store
+from .store import GRAPH_MEDIA, OxigraphStore, RdflibStore, RemoteStore, Store, nt_triples
 
 DERIVED_GRAPHS = (GRAPH_INFERRED, GRAPH_PARAMETERS)
 DERIVED_PREFIX = GRAPH_BASE + "delta"  # the reasoner's scratch graphs (owl.DELTA_GRAPH)
@@ -499,18 +499,15 @@ class WorkerState:
 
         store = OxigraphStore.wrap(work)
         params = self.meta.params()
-        how = "from scratch"
+        reasoning, how = None, "from scratch"
         if added is not None:
             try:
                 report = add_data(store, added, params, self.meta.owl_engine, fallback=False)
-                reasoning, how = self.meta.reasoning, "incremental"
+                reasoning, how = self.meta.reasoning, "incremental" if report.data_added else "incremental: nothing new"
             except NotIncremental as exc:
                 store.add(GRAPH_DATA, added)
                 how = f"from scratch: {exc}"
-            else:
-                if report.data_added == 0:
-                    how = "incremental: nothing new"
-        if not how.startswith("incremental"):
+        if reasoning is None:
             reasoning = reason(store, params, self.meta.owl_engine)
         validation = validate(store, self.meta.validator)
         meta = SnapshotMeta(params.as_of, params.window_months, params.expiring_days, self.meta.owl_engine,
@@ -520,7 +517,7 @@ class WorkerState:
         snapshot = write_snapshot(work, meta, root, generation, self.snapshot.engine, self.snapshot.worker_store,
                                   self.snapshot.org)
         return snapshot, {"generation": generation, "findings": len(meta.findings),
-                          "inferred": _count(work, GRAPH_INFERRED),
+                          "inferred": meta.graphs.get(GRAPH_INFERRED, 0),  # counted by write_snapshot
                           "reasoned": how}
 
     def task_write_update(self, text: str, using: list[str] | None, using_named: list[str] | None,
@@ -587,7 +584,7 @@ class WorkerState:
                 data = rdf_data(path, API_LIMITS)
             created = not work.contains_named_graph(target)
             if method == "POST" and name == GRAPH_DATA:  # additions to the data: re-derived from them alone
-                snapshot, summary = self._commit(work, root, generation, added=_nt_triples(data.nt))
+                snapshot, summary = self._commit(work, root, generation, added=nt_triples(data.nt))
                 return snapshot, Reply.json({"graph": name, **summary}, 200)
             if method == "PUT" and not created:
                 work.remove_graph(target)
@@ -613,18 +610,6 @@ def _inserted_data(text: str, base_iri: str | None) -> list | None:
     if any(q.graph_name != ox.DefaultGraph() and q.graph_name != data for q in quads):
         return None
     return [(from_ox_term(q.subject), from_ox_term(q.predicate), from_ox_term(q.object)) for q in quads]
-
-
-def _count(native: ox.Store, graph: str) -> int:
-    row = next(iter(native.query(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}")))
-    return int(row["n"].value)
-
-
-def _nt_triples(nt: str | bytes) -> list:
-    from .store import from_ox_term
-
-    return [(from_ox_term(t.subject), from_ox_term(t.predicate), from_ox_term(t.object))
-            for t in ox.parse(nt, format=ox.RdfFormat.N_TRIPLES)]
 
 
 # --- the server's side ---------------------------------------------------------------------------

@@ -286,10 +286,9 @@ def _fast_path_holds() -> bool:
         return False
 
 
-def _iri_fast(iri: str) -> URIRef:
-    """`URIRef(iri)` without its check for characters an IRI cannot hold (3 us a term), for an
-    IRI pyoxigraph gives back: its NamedNode has been validated already."""
-    return str.__new__(URIRef, iri)
+# `URIRef(iri)` without its check for characters an IRI cannot hold (3 us a term), for an IRI
+# pyoxigraph gives back: its NamedNode has been validated already. A partial, so it runs in C.
+_iri_fast = functools.partial(str.__new__, URIRef)
 
 
 def _iri_fast_path_holds() -> bool:
@@ -300,7 +299,7 @@ def _iri_fast_path_holds() -> bool:
 
 
 _PLAIN_LITERAL = _plain_literal_fast if _fast_path_holds() else Literal
-_IRI = functools.partial(str.__new__, URIRef) if _iri_fast_path_holds() else URIRef  # _iri_fast, in C
+_IRI = _iri_fast if _iri_fast_path_holds() else URIRef
 
 
 _XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
@@ -347,6 +346,23 @@ def _tsv_rows(solutions: ox.QuerySolutions, names: list[str], distinct: bool = F
 _STRIP = operator.itemgetter(slice(1, -1))  # a cell less its first and last character
 
 
+def one_kind(column) -> bool:
+    """Whether every TSV cell of `column` is an IRI, or every one a plain string without escapes:
+    then each cell less its first and last character is its term's text (and sorts as its
+    `query._order_key` does)."""
+    first = column[0] if column else ""
+    if first[:1] == "<":
+        return all(cell[:1] == "<" for cell in column)
+    return first[:1] == '"' and all(len(cell) > 1 and cell[0] == '"' == cell[-1] and "\\" not in cell
+                                    for cell in column)
+
+
+def mostly_distinct(column) -> bool:
+    """Whether over half of `column`'s cells are distinct: then converting each cell costs less
+    than looking it up in a cache of the converted ones."""
+    return len(set(column)) * 2 > len(column)
+
+
 def term_rows(names: list[str], lines: list[list[str]], cells: "_TsvCells") -> list[dict[str, Node]]:
     """TSV rows (lists of cells) as rows of rdflib terms, a column at a time: a column of mostly
     distinct IRIs or plain strings (ids, labels, nodes) is converted cell by cell without a
@@ -357,12 +373,8 @@ def term_rows(names: list[str], lines: list[list[str]], cells: "_TsvCells") -> l
         return []
     columns = []
     for column in zip(*lines):
-        first = column[0][:1]
-        if first == "<" and all(cell[:1] == "<" for cell in column) and len(set(column)) * 2 > len(column):
-            columns.append(list(map(_IRI, map(_STRIP, column))))
-        elif first == '"' and len(set(column)) * 2 > len(column) and all(
-                len(cell) > 1 and cell[0] == '"' == cell[-1] and "\\" not in cell for cell in column):
-            columns.append(list(map(_PLAIN_LITERAL, map(_STRIP, column))))
+        if mostly_distinct(column) and one_kind(column):
+            columns.append(list(map(_IRI if column[0][:1] == "<" else _PLAIN_LITERAL, map(_STRIP, column))))
         else:
             columns.append([cells[cell] if cell else None for cell in column])
     if any(None in column for column in columns):
@@ -409,6 +421,12 @@ def collector_paused():
     finally:
         if enabled:
             gc.enable()
+
+
+def nt_triples(nt: str | bytes) -> list[Triple]:
+    """N-Triples text as triples of rdflib terms."""
+    return [(from_ox_term(t.subject), from_ox_term(t.predicate), from_ox_term(t.object))
+            for t in ox.parse(nt, format=ox.RdfFormat.N_TRIPLES)]
 
 
 def from_ox_term(term) -> Node:
@@ -1003,8 +1021,9 @@ class RemoteStore(Store):
                  dialect: str | None = None):
         """`auth`: an Authorization header value ("Bearer TOKEN", "Basic …"), user:password for
         basic auth, or "Digest user:password" to answer digest challenges; `timeout`: seconds one
-        request may take (also sent to servers that take a timeout parameter); `retries`: attempts after a connection error, `backoff` seconds
-        doubling between them (HTTP errors are never retried: the server answered); `dialect`:
+        request may take (also sent to servers that take a timeout parameter); `retries`:
+        attempts after a connection error, `backoff` seconds doubling between them (HTTP errors
+        are never retried: the server answered); `dialect`:
         None for plain SPARQL 1.1 (Oxigraph), or a key of DIALECTS for a server's workarounds
         (docs/servers.md)."""
         if dialect not in (None, *DIALECTS):
@@ -1013,8 +1032,7 @@ class RemoteStore(Store):
         base = query_url.rstrip("/")
         if dialect == "virtuoso":  # one endpoint for queries and updates, the GSP beside it
             # /sparql-auth and /sparql-graph-crud-auth are the same endpoints behind digest auth
-            endpoint = base.rsplit("/", 1)[-1] if base.endswith(("/sparql", "/sparql-auth")) else "sparql"
-            root = base.rsplit("/", 1)[0] if base.endswith(("/sparql", "/sparql-auth")) else base
+            root, endpoint = base.rsplit("/", 1) if base.endswith(("/sparql", "/sparql-auth")) else (base, "sparql")
             base = f"{root}/{endpoint}"
             update_url = update_url or base
             graph_store_url = graph_store_url or (root + "/sparql-graph-crud" + endpoint.removeprefix("sparql"))
