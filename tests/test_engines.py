@@ -139,3 +139,42 @@ def test_owl_engines_give_the_same_findings(engine):
     reference = analyse(FINSECURE, AS_OF, owl_engine="owlrl")
     assert fast.validation.findings == reference.validation.findings
     assert classify(fast.store) == classify(reference.store)
+
+
+def _reasoned(record: bool, engine: str = "oxigraph"):
+    from aimsgraph.reason import Parameters, reason
+
+    store = open_store(engine)
+    load_input(store, FINSECURE)
+    targets: dict[str, set] = {}
+    insert_where = store.insert_where
+
+    def spying(graph, template, where, named=(), dataset=None):
+        targets.setdefault(graph, set()).add(template)
+        return insert_where(graph, template, where, named=named, dataset=dataset)
+
+    store.insert_where = spying
+    report = reason(store, Parameters(AS_OF), record=record)
+    return store, report, targets
+
+
+@pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
+def test_rules_inserting_straight_into_the_inferred_graph_derive_and_count_what_a_delta_graph_does(engine):
+    """A rule whose template names every predicate and class inserts straight into the inferred
+    graph (a delta graph filled and cleared per rule leaves dead index entries in pyoxigraph's
+    store); `record` keeps the delta path. Both derive the same triples and count the same per
+    rule; only the rules with a variable predicate or class go through the delta graph."""
+    from aimsgraph.reason import RULE_DELTA
+
+    direct, direct_report, direct_targets = _reasoned(False, engine)
+    delta, delta_report, delta_targets = _reasoned(True, engine)
+    assert _norm(direct.triples(GRAPH_INFERRED)) == _norm(delta.triples(GRAPH_INFERRED))
+    assert direct_report.per_rule == delta_report.per_rule
+    assert direct_report.rule_triples == delta_report.rule_triples == len(delta_report.derived_by)
+    rules = load_rules()
+    named = {r.template_text for r in rules if None not in r.writes and RDF.type not in r.writes}
+    assert direct_targets[GRAPH_INFERRED] >= named and not direct_targets.get(RULE_DELTA, set()) & named
+    assert {r.id for r in rules if r.template_text in direct_targets.get(RULE_DELTA, set())} == {
+        r.id for r in rules if None in r.writes or RDF.type in r.writes}
+    assert delta_targets[RULE_DELTA] >= named
+    assert direct.count(RULE_DELTA) == 0

@@ -207,6 +207,13 @@ class Store(ABC):
     def count(self, graph: str) -> int:
         return len(self.triples(graph))
 
+    def count_matching(self, graph: str, predicate: Node, cls: Node | None = None) -> int:
+        """How many triples of `graph` have `predicate` (and, given `cls`, that object): one
+        COUNT the engine answers from its predicate or object index."""
+        pattern = f"?s {URIRef(predicate).n3()} {'?o' if cls is None else URIRef(cls).n3()}"
+        rows = self.query(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ {pattern} }} }}").rows
+        return int(rows[0]["n"]) if rows else 0
+
     def insert_where(self, graph: str, template: str, where: str, named: Iterable[str] = (),
                      dataset: Dataset | None = None) -> None:
         """`INSERT { GRAPH <graph> { template } } WHERE { where }`, the WHERE seeing the union of
