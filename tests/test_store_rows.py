@@ -36,3 +36,34 @@ def test_no_rows_and_no_variables():
     empty = store.query("SELECT * WHERE { }")
     assert empty.vars == [] and empty.rows == [{}]
     assert store.query("SELECT ?x WHERE { OPTIONAL { ?s <urn:nothing> ?x } }").rows == [{}]
+
+
+def test_a_column_of_mostly_distinct_strings_with_unbound_cells():
+    store = _store()
+    text = "SELECT ?o ?x WHERE { ?s ?p ?o BIND (IF(isIRI(?o) || isBlank(?o), ?nothing, STR(?o)) AS ?x) }"
+    expected = [{k: from_ox_term(sol[k]) for k in ("o", "x") if sol[k] is not None}
+                for sol in store.native.query(text, use_default_graph_as_union=True)]
+    rows = store.query(text).rows
+    assert rows == expected and sum("x" not in row for row in rows) == 3
+
+
+def test_one_kind_reads_the_joined_cells_as_each_cell_would():
+    """store.one_kind checks the cells joined by tabs; it must say what checking each cell says."""
+    from itertools import product
+
+    from aimsgraph.store import _tsv_lines, one_kind, tsv_columns
+
+    store = _store()
+    res = store.native.query("SELECT ?o WHERE { ?s ?p ?o }", use_default_graph_as_union=True)
+    cells = [line for line in _tsv_lines(res)] + [""]
+
+    def each(column):
+        if column[0][:1] == "<":
+            return all(c[:1] == "<" for c in column)
+        return all(len(c) > 1 and c[0] == '"' == c[-1] and "\\" not in c for c in column)
+
+    for column in product(cells, repeat=2):
+        assert one_kind(list(column)) == each(column), column
+    assert not one_kind([]) and not one_kind([""])
+    lines = _tsv_lines(store.native.query("SELECT ?s ?p ?o WHERE { ?s ?p ?o }", use_default_graph_as_union=True))
+    assert tsv_columns(lines, 3) == [list(c) for c in zip(*(line.split("\t") for line in lines))]

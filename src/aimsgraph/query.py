@@ -18,7 +18,8 @@ from .errors import AimsGraphError, QueryError, unknown_name
 from .limits import shorten
 from .resources import data_files
 from .namespaces import expand_curie, to_curie
-from .store import _STRIP, QueryResult, Store, _TsvCells, collector_paused, mostly_distinct, one_kind, term_rows
+from .store import (_STRIP, QueryResult, Store, _TsvCells, collector_paused, mostly_distinct, one_kind, term_rows,
+                    tsv_columns)
 
 _FIELD = re.compile(r"^#\s*(question|parameters|columns|reads|order|distinct|parallel|param\s+\w+)\s*:\s*(.*?)\s*$",
                     re.MULTILINE)
@@ -323,16 +324,32 @@ def run_named_text(store: Store, name: str, params: dict[str, str] | None = None
     bindings = q.bindings(params or {})
     if q.parts and type(store) is OxigraphStore:
         return _run_parts(store, q, bindings, as_text=True)
-    answer = store.select_cells(q.text, bindings, distinct=q.distinct) if type(store) is OxigraphStore else None
+    answer = store.select_lines(q.text, bindings, distinct=q.distinct) if type(store) is OxigraphStore else None
     if answer is None:
         result = run_named(store, name, params)
         return result.vars, [[row.get(v) for v in result.vars] for row in rows_as_text(result)]
     names, lines = answer
-    cells = _CellText()
     with collector_paused():
-        if q.order:
-            lines = _sorted_lines(lines, [names.index(c) for c in q.order], cells)
-        return names, _text_rows(lines, len(names), cells)
+        return names, _text_table(lines, names, q.order)
+
+
+def _text_table(lines: list[str], names: list[str], order: tuple[str, ...]) -> list[list[str | None]]:
+    """TSV lines as rows of text cells, sorted by the `order` columns as run_named's sort of the
+    terms sorts them. Everything goes a column at a time (`tsv_columns`): the order keys
+    (`_column_keys`), the row indexes sorted by them, each column reordered and made text
+    (`_text_column`), then the rows zipped. With the sort, at 1M triples (min of 9):
+    evidence-register 0.45 -> 0.24 s, trace-nodes 1.56 -> 1.39 s against a key and a text per
+    row; trace-edges' 136k rows sorted in 0.4-0.45 s, against 0.55-0.7 s building a flat key per
+    row."""
+    if not names:
+        return [[] for _ in lines]
+    cells = _CellText()
+    columns = tsv_columns(lines, len(names))
+    if order and lines:
+        ranks = list(zip(*(_column_keys(columns[names.index(c)], cells)[1] for c in order)))
+        index = sorted(range(len(lines)), key=ranks.__getitem__)
+        columns = [list(map(column.__getitem__, index)) for column in columns]
+    return [list(row) for row in zip(*(_text_column(column, cells) for column in columns))]
 
 
 def _run_parts(store, q: NamedQuery, bindings: dict, as_text: bool) -> tuple[list[str], list]:
@@ -346,12 +363,11 @@ def _run_parts(store, q: NamedQuery, bindings: dict, as_text: bool) -> tuple[lis
     order = q.order
 
     def convert(names: list[str], lines: list[str]):
-        split = [line.split("\t") for line in lines]
-        columns = list(zip(*split)) if split else [() for _ in names]
+        columns = tsv_columns(lines, len(names))
         keys = [_column_keys(columns[names.index(c)], cells) for c in order]
         if as_text:
             return lines, [_text_column(column, cells) for column in columns], keys
-        return lines, term_rows(names, split, cells.terms), keys
+        return lines, term_rows(names, columns, cells.terms), keys
 
     with collector_paused():
         names, answers = store.select_parts(q.parts, bindings, convert)
@@ -371,7 +387,7 @@ def _run_parts(store, q: NamedQuery, bindings: dict, as_text: bool) -> tuple[lis
             keys = [_joined_keys([part_keys[j] for _, _, part_keys in answers]) for j in range(len(order))]
             ranks = list(zip(*keys))
             index = sorted(index, key=ranks.__getitem__)
-        return names, [rows[i] for i in index]
+        return names, list(map(rows.__getitem__, index))
 
 
 def _column_keys(column, cells: _CellText) -> tuple[str, list]:
@@ -379,7 +395,7 @@ def _column_keys(column, cells: _CellText) -> tuple[str, list]:
     its bare texts, which sort the same way and cost less: ("iri" or "str", texts), or
     ("key", order keys)."""
     if one_kind(column):
-        return ("iri" if column[0][:1] == "<" else "str"), [cell[1:-1] for cell in column]
+        return ("iri" if column[0][:1] == "<" else "str"), list(map(_STRIP, column))
     return "key", [cells[cell][1] for cell in column]
 
 
@@ -404,30 +420,6 @@ def _text_column(column, cells: _CellText) -> list[str | None]:
         return list(map(to_curie, map(_STRIP, column)))
     return [cell[1:-1] if cell[:1] == '"' and cell[-1] == '"' and len(cell) > 1 and "\\" not in cell
             else cells[cell][0] for cell in column]
-
-
-def _text_rows(lines: list[list[str]], width: int, cells: _CellText) -> list[list[str | None]]:
-    """The rows' cells as text, built a column at a time: a plain string without escapes is its
-    cell less the quotes (cheaper than looking it up: most labels and ids occur once, 278k of
-    trace-nodes' 463k cells at 1M triples), any other cell looked up in `cells`. With the sort, at
-    1M triples (min of 9): evidence-register 0.45 -> 0.24 s, trace-nodes 1.56 -> 1.39 s; an answer
-    of few distinct cells pays for the columns: system-obligations 0.15 -> 0.21 s,
-    obligations-not-yet-applicable 0.19 -> 0.28 s."""
-    if not lines or not width:
-        return [[cells[c][0] for c in line] for line in lines]
-    columns = [_text_column([line[i] for line in lines], cells) for i in range(width)]
-    return [list(row) for row in zip(*columns)]
-
-
-def _sorted_lines(lines: list[list[str]], columns: list[int], cells: _CellText) -> list[list[str]]:
-    """TSV rows stably sorted by `_order_key` of the cells in `columns` (what run_named's sort of
-    the terms gives). A column of one kind (`store.one_kind`: all IRIs or all plain strings, as
-    trace-edges' three are) is keyed by its bare text, any other by its cells' order keys; the
-    keys are built a column at a time and the row indexes sorted by them (trace-edges at 1M
-    triples: 136k rows sorted in 0.4-0.45 s, against 0.55-0.7 s building a flat key per row)."""
-    keys = [_column_keys([line[i] for line in lines], cells)[1] for i in columns]
-    rows = list(zip(*keys))
-    return [lines[i] for i in sorted(range(len(lines)), key=rows.__getitem__)]
 
 
 def rows_as_text(result: QueryResult) -> list[dict[str, str]]:

@@ -347,7 +347,20 @@ def _tsv_rows(solutions: ox.QuerySolutions, names: list[str], distinct: bool = F
     object for every term (~2.5 us each: 1 of 2.2 s for trace-edges' 136k rows at 1M triples),
     where splitting the text and converting each cell costs a fraction of that. One line per
     row (line breaks inside literals are escaped), an empty cell for an unbound variable."""
-    return term_rows(names, [line.split("\t") for line in _tsv_lines(solutions, distinct)], _TsvCells())
+    lines = _tsv_lines(solutions, distinct)
+    if not names:
+        return [{} for _ in lines]
+    return term_rows(names, tsv_columns(lines, len(names)), _TsvCells())
+
+
+def tsv_columns(lines: list[str], width: int) -> list[list[str]]:
+    """TSV lines (`width` cells each) as columns of cells: the lines joined and split once and
+    each column sliced off, all in C, instead of a split per line and a transpose (a tab or line
+    break inside a term is escaped, so every line holds exactly `width` cells)."""
+    if not lines or not width:
+        return [[] for _ in range(width)]
+    cells = "\t".join(lines).split("\t")
+    return [cells[i::width] for i in range(width)]
 
 
 _STRIP = operator.itemgetter(slice(1, -1))  # a cell less its first and last character
@@ -356,12 +369,18 @@ _STRIP = operator.itemgetter(slice(1, -1))  # a cell less its first and last cha
 def one_kind(column) -> bool:
     """Whether every TSV cell of `column` is an IRI, or every one a plain string without escapes:
     then each cell less its first and last character is its term's text (and sorts as its
-    `query._order_key` does)."""
-    first = column[0] if column else ""
-    if first[:1] == "<":
-        return all(cell[:1] == "<" for cell in column)
-    return first[:1] == '"' and all(len(cell) > 1 and cell[0] == '"' == cell[-1] and "\\" not in cell
-                                    for cell in column)
+    `query._order_key` does). Read off the cells joined by tabs, in C: no cell holds a tab, so
+    every cell after the first is an IRI when each tab is followed by "<", and every cell is a
+    plain string when the text starts and ends with a quote, holds no backslash, and each tab
+    stands between two quotes (an unbound, empty cell breaks that; the writer never gives a
+    lone quote as a cell)."""
+    joined = "\t".join(column)
+    if not joined:
+        return False
+    if joined[0] == "<":
+        return joined.count("\t<") == len(column) - 1
+    return (joined[0] == '"' and joined[-1] == '"' and len(column[0]) > 1 and "\\" not in joined
+            and joined.count('"\t"') == len(column) - 1)
 
 
 def mostly_distinct(column) -> bool:
@@ -370,23 +389,28 @@ def mostly_distinct(column) -> bool:
     return len(set(column)) * 2 > len(column)
 
 
-def term_rows(names: list[str], lines: list[list[str]], cells: "_TsvCells") -> list[dict[str, Node]]:
-    """TSV rows (lists of cells) as rows of rdflib terms, a column at a time: a column of mostly
+def term_rows(names: list[str], columns: list[list[str]], cells: "_TsvCells") -> list[dict[str, Node]]:
+    """TSV columns (`tsv_columns`) as rows of rdflib terms, a column at a time: a column of mostly
     distinct IRIs or plain strings (ids, labels, nodes) is converted cell by cell without a
-    lookup, any other through `cells` (each distinct cell converted once); rows without an
-    unbound cell are zipped in C. At 1M triples, trace-nodes' 92k rows (278k distinct cells):
-    0.36-0.42 -> 0.26-0.36 s against converting every cell through `cells`."""
-    if not lines:
+    lookup, any other through `cells` (each distinct cell converted once); the rows are zipped
+    in C, and an unbound cell's key then taken out of its row. At 1M triples, trace-nodes' 92k
+    rows (278k distinct cells): 0.36-0.42 -> 0.26-0.36 s against converting every cell through
+    `cells`."""
+    if not columns or not columns[0]:
         return []
-    columns = []
-    for column in zip(*lines):
+    terms, unbound = [], []
+    for name, column in zip(names, columns):
         if mostly_distinct(column) and one_kind(column):
-            columns.append(list(map(_IRI if column[0][:1] == "<" else _PLAIN_LITERAL, map(_STRIP, column))))
-        else:
-            columns.append([cells[cell] if cell else None for cell in column])
-    if any(None in column for column in columns):
-        return [{n: term for n, term in zip(names, row) if term is not None} for row in zip(*columns)]
-    return [dict(zip(names, row)) for row in zip(*columns)]
+            terms.append(list(map(_IRI if column[0][0] == "<" else _PLAIN_LITERAL, map(_STRIP, column))))
+            continue
+        terms.append([cells[cell] if cell else None for cell in column])
+        if "" in column:
+            unbound.append((name, [i for i, cell in enumerate(column) if not cell]))
+    rows = [dict(zip(names, row)) for row in zip(*terms)]
+    for name, where in unbound:
+        for i in where:
+            del rows[i][name]
+    return rows
 
 
 _PART_POOL = None
@@ -572,19 +596,17 @@ class OxigraphStore(Store):
             hint = " (a parameter must appear in the SELECT clause to be bound)" if "projection" in str(exc) else ""
             raise QueryError(f"{exc}{hint}") from exc
 
-    def select_cells(self, sparql: str, bindings: Bindings | None = None, *,
-                     distinct: bool = False) -> tuple[list[str], list[list[str]]] | None:
-        """A SELECT's variables and rows as the engine's SPARQL TSV cells (`<iri>`, `"text"`, other
-        literals and blank nodes in their TSV form, "" for unbound), for a consumer that wants
-        text and not terms (`query.run_named_text`); None for an ASK or CONSTRUCT. `distinct`
-        drops repeated rows, the first of each kept (a query's `# distinct: rows`): one TSV line is
-        one row, and the writer gives one term one text, so equal lines are equal rows."""
+    def select_lines(self, sparql: str, bindings: Bindings | None = None, *,
+                     distinct: bool = False) -> tuple[list[str], list[str]] | None:
+        """A SELECT's variables and rows as the engine's SPARQL TSV lines (cells `<iri>`, `"text"`,
+        other literals and blank nodes in their TSV form, "" for unbound; `tsv_columns` splits
+        them), for a consumer that wants text and not terms (`query.run_named_text`); None for an
+        ASK or CONSTRUCT. `distinct` drops repeated rows, the first of each kept (a query's
+        `# distinct: rows`): the writer gives one term one text, so equal lines are equal rows."""
         res = self._query(sparql, bindings, None)
         if not isinstance(res, ox.QuerySolutions):
             return None
-        names = [v.value for v in res.variables]
-        with collector_paused():
-            return names, [line.split("\t") for line in _tsv_lines(res, distinct)]
+        return [v.value for v in res.variables], _tsv_lines(res, distinct)
 
     def select_parts(self, parts: tuple[str, ...], bindings: Bindings | None,
                      convert: Callable[[list[str], list[str]], Any]) -> tuple[list[str], list[Any]]:
