@@ -7,7 +7,9 @@ Each measurement runs in a fresh process of its own (its peak RSS is its own `ru
 
 - ours: `aimsgraph.pipeline.analyse` on the register (YAML) with the defaults (embedded
   pyoxigraph, the `sparql` OWL 2 RL engine, the compiled validator), then every named query once;
-  stages load, reason, validate, queries and their total, in seconds;
+  stages load, reason, validate, queries and their total, in seconds; each query's seconds in
+  that one pass (`per_query_s`) and, after it, the median of three more runs
+  (`per_query_median_s`: a single run on a shared machine varies by 20-40%);
 - floor: pyoxigraph loading the same triples (the register's RDF plus ontology and catalogues)
   as N-Triples into an empty store, the least any RDF pipeline pays;
 - reference (`--reference`): the seed stack, the same register on the rdflib store with owlrl and
@@ -98,11 +100,21 @@ def measure_pipeline(register: Path, stack: str, findings_out: Path | None) -> d
         run_named(analysis.store, name)
         per_query[name] = round(time.perf_counter() - began, 4)
     timer.seconds["queries"] = time.perf_counter() - started
+    medians = {}
+    if stack == "ours":  # after the timed pass: each query's median of three more runs, the steadier figure
+        for name in named_queries():
+            runs = []
+            for _ in range(3):
+                began = time.perf_counter()
+                run_named(analysis.store, name)
+                runs.append(time.perf_counter() - began)
+            medians[name] = round(sorted(runs)[1], 4)
     stages = {stage: round(timer.seconds.get(stage, 0.0), 3) for stage in STAGES}
     stages["total"] = round(sum(stages.values()), 3)
     if findings_out is not None:
         findings_out.write_text(json.dumps([f.as_json() for f in findings]), encoding="utf-8")
     return {"stages": stages, "peak_mb": round(_peak_mb()), "findings": len(findings), "per_query_s": per_query,
+            **({"per_query_median_s": medians} if medians else {}),
             "per_rule_s": {k: round(v, 3) for k, v in sorted(analysis.reasoning.seconds_per_rule.items(),
                                                               key=lambda kv: -kv[1])[:8]}}
 
@@ -173,6 +185,7 @@ def run(triples: int, reference: bool, peer: bool, timeout_s: float, seed: int) 
         result: dict = {"triples": floor.get("triples", triples), "stages": ours.get("stages"),
                         "peak_mb": ours.get("peak_mb"), "findings": ours.get("findings"),
                         "floor_s": floor.get("floor_s"), "per_query_s": ours.get("per_query_s"),
+                        "per_query_median_s": ours.get("per_query_median_s"),
                         "per_rule_s": ours.get("per_rule_s")}
         if "error" in ours:
             result["error"] = ours["error"]
@@ -211,6 +224,12 @@ def table(result: dict) -> str:
     ref = (result.get("reference") or {}).get("stages") or {}
     for stage in (*STAGES, "total"):
         lines.append(f"{stage:<9} {stages.get(stage, '-'):>8}  {ref.get(stage, '-'):>13}")
+    first, median = result.get("per_query_s") or {}, result.get("per_query_median_s") or {}
+    if first:
+        slowest = max(first, key=first.get)
+        lines.append(f"slowest query: {slowest} {first[slowest]} s in the timed pass"
+                     + (f", median of 3 more {median[slowest]} s (slowest median: {max(median, key=median.get)}"
+                        f" {max(median.values())} s)" if median else ""))
     for key in ("floor_ratio", "ratio", "findings_equal", "peer_validate_s", "peer_validate_ratio"):
         if key in result:
             lines.append(f"{key}: {result[key]}")

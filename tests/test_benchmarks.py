@@ -73,3 +73,20 @@ def test_validation_findings_fire_on_the_planned_entities(analysis):
     assert by_rule["impact-assessment-missing"] == {"sys-00008"}  # every ninth system has none
     assert by_rule["impact-assessment-incomplete"] == {"IA-00003", "IA-00007", "IA-00011"}
     assert by_rule["impact-assessment-overdue"] == {"IA-00004"}
+
+
+def test_the_runner_times_every_stage_and_every_named_query_twice_over(plan, tmp_path):
+    """benchmarks.run's `ours` job: the four stages, each named query's seconds in the timed pass
+    and its median of three more runs (figures, not asserted), and the findings counted."""
+    from benchmarks.run import measure_pipeline, table
+
+    from aimsgraph.query import named_queries
+
+    path = tmp_path / "register.yaml"
+    write_yaml(plan, path)
+    out = measure_pipeline(path, "ours", None)
+    assert set(out["stages"]) == {"load", "reason", "validate", "queries", "total"}
+    assert set(out["per_query_s"]) == set(out["per_query_median_s"]) == set(named_queries())
+    assert out["findings"] == len(analyse(path, AS_OF).validation.findings)
+    text = table({"triples": 1, **out})
+    assert "slowest query: " in text and "median of 3 more" in text
