@@ -67,3 +67,33 @@ def test_one_kind_reads_the_joined_cells_as_each_cell_would():
     assert not one_kind([]) and not one_kind([""])
     lines = _tsv_lines(store.native.query("SELECT ?s ?p ?o WHERE { ?s ?p ?o }", use_default_graph_as_union=True))
     assert tsv_columns(lines, 3) == [list(c) for c in zip(*(line.split("\t") for line in lines))]
+
+
+def test_rows_built_with_the_collector_paused_go_to_the_oldest_generation():
+    import gc
+
+    from aimsgraph.store import collector_paused
+
+    was = gc.isenabled()
+    gc.enable()
+    try:
+        gc.collect()
+        with collector_paused():
+            assert not gc.isenabled()
+            rows = _store().query("SELECT ?s ?o WHERE { ?s ?p ?o }").rows
+        assert gc.isenabled() and gc.get_count()[:2] == (0, 0) and len(rows) == 28
+        assert any(o is rows[0] for o in gc.get_objects(generation=2))
+        gc.disable()
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # a caller that turned it off keeps it off
+        gc.enable()
+        gc.freeze()  # objects the caller froze stay frozen
+        frozen = gc.get_freeze_count()
+        with collector_paused():
+            [{} for _ in range(10)]
+        assert gc.get_freeze_count() == frozen > 0
+    finally:
+        gc.unfreeze()
+        if not was:
+            gc.disable()
