@@ -322,7 +322,10 @@ class _TsvCells(dict):
     cell (language, datatype, number, boolean, blank node, escapes) by pyoxigraph's own TSV parser,
     so every term comes back as iterating the solutions gives it."""
 
-    def __missing__(self, cell: str) -> Node:
+    def __missing__(self, cell: str) -> Node | None:
+        if not cell:  # an unbound variable's empty cell
+            self[cell] = None
+            return None
         first = cell[0]
         if first == "<":
             term = _IRI(cell[1:-1])
@@ -403,7 +406,7 @@ def term_rows(names: list[str], columns: list[list[str]], cells: "_TsvCells") ->
         if mostly_distinct(column) and one_kind(column):
             terms.append(list(map(_IRI if column[0][0] == "<" else _PLAIN_LITERAL, map(_STRIP, column))))
             continue
-        terms.append([cells[cell] if cell else None for cell in column])
+        terms.append(list(map(cells.__getitem__, column)))  # dict's own lookup, __missing__ on a miss
         if "" in column:
             unbound.append((name, [i for i, cell in enumerate(column) if not cell]))
     rows = [dict(zip(names, row)) for row in zip(*terms)]
