@@ -321,3 +321,42 @@ def test_clients_with_prohibited_practices(two_clients):
 def test_questions_across_organisations_need_a_store():
     result = cli("query", "organisations-with-prohibited-practices")
     assert result.returncode == 2 and "--store-dir DIR" in result.stderr
+
+
+def test_the_embedded_store_runs_queries_concurrently_in_order_and_raises_the_first_error():
+    import threading
+
+    from aimsgraph.errors import QueryError
+    from aimsgraph.store import OxigraphStore
+
+    store = OxigraphStore()
+    store.update("INSERT DATA { GRAPH <urn:g> { <urn:a> <urn:p> 1, 2, 3 } }")
+    threads = set()
+
+    def count_above(n):
+        threads.add(threading.get_ident())
+        return len(store.query(f"SELECT ?o WHERE {{ <urn:a> <urn:p> ?o FILTER (?o > {n}) }}").rows)
+
+    assert store.map_concurrently(count_above, [0, 1, 2, 3] * 4) == [3, 2, 1, 0] * 4
+    assert threading.get_ident() not in threads
+
+    def failing(n):
+        if n in (2, 3):
+            raise QueryError(f"query {n}")
+        return n
+
+    with pytest.raises(QueryError, match="query 2"):
+        store.map_concurrently(failing, [0, 1, 2, 3])
+
+
+def test_the_validator_finds_the_same_run_concurrently_and_one_by_one():
+    from aimsgraph import shacl
+    from aimsgraph.pipeline import analyse
+    from aimsgraph.validate import compiled_shapes
+
+    store = analyse(Path(__file__).resolve().parents[1] / "examples" / "finsecure" / "register.yaml",
+                    date(2026, 1, 31)).store
+    timings: dict = {}
+    one_by_one = shacl.run(compiled_shapes(), store, timings)
+    assert shacl.run(compiled_shapes(), store) == one_by_one and len(one_by_one) > 10
+    assert set(timings) == {q.name for q in compiled_shapes().queries}

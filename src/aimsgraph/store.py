@@ -207,6 +207,12 @@ class Store(ABC):
     def count(self, graph: str) -> int:
         return len(self.triples(graph))
 
+    def map_concurrently(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
+        """`[fn(item) for item in items]`, where `fn` runs queries on this store: in order, one at
+        a time; the embedded store runs them at the same time (`OxigraphStore`). The first
+        exception, in the order of `items`, is raised."""
+        return [fn(item) for item in items]
+
     def count_matching(self, graph: str, predicate: Node, cls: Node | None = None) -> int:
         """How many triples of `graph` have `predicate` (and, given `cls`, that object): one
         COUNT the engine answers from its predicate or object index."""
@@ -620,6 +626,12 @@ class OxigraphStore(Store):
         if not isinstance(res, ox.QuerySolutions):
             return None
         return [v.value for v in res.variables], _tsv_lines(res, distinct)
+
+    def map_concurrently(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
+        """`Store.map_concurrently` on `_part_pool`'s threads: pyoxigraph lets go of the GIL while
+        it evaluates and serialises, so on two cores two queries run at once (the validator's
+        41 queries at 1M triples: 2.7 s one after another)."""
+        return list(_part_pool().map(fn, items))
 
     def select_parts(self, parts: tuple[str, ...], bindings: Bindings | None,
                      convert: Callable[[list[str], list[str]], Any]) -> tuple[list[str], list[Any]]:
