@@ -181,15 +181,20 @@ def findings_from_results(results: Iterable[ValidationResult], shapes: rdflib.Gr
     cover). The compiled validator hands the values over as the result's bindings; pySHACL's
     are read back from the message it filled in."""
 
+    texts: dict[Node, str] = {}  # node -> its label, once per node (a focus node has many results)
+
     def label(node: Node | None) -> str:  # register id, a CURIE for catalogue entries, else the text
         if node is None:
             return ""
-        if isinstance(node, Literal):
-            return str(node)
-        return labels.get(node) or to_curie(str(node))
+        text = texts.get(node)
+        if text is None:
+            text = str(node) if isinstance(node, Literal) else labels.get(node) or to_curie(str(node))
+            texts[node] = text
+        return text
 
     info = shape_catalogue(shapes)
-    per_shape: dict[Node, tuple | None] = {}  # source shape -> (rule info, reads the value?, message template)
+    # source shape -> (rule info, reads the value?, message template, the template's placeholders)
+    per_shape: dict[Node, tuple | None] = {}
 
     def about(shape: Node) -> tuple | None:
         if shape not in per_shape:
@@ -199,39 +204,42 @@ def findings_from_results(results: Iterable[ValidationResult], shapes: rdflib.Gr
                 meta = info.get(shape_of)
             else:
                 shape_of = shape
+            template = None if meta is None else str(shapes.value(shape_of, SH.message) or meta.rule)
             per_shape[shape] = None if meta is None else (
                 meta, meta.value_is_ref or shapes.value(shape_of, SH.sparql) is not None,
-                str(shapes.value(shape_of, SH.message) or meta.rule))
+                template, _PLACEHOLDER.findall(template))
         return per_shape[shape]
 
     merged: dict[tuple, dict] = {}
     for result in results:
-        known = about(result.shape)
+        known = per_shape[result.shape] if result.shape in per_shape else about(result.shape)
         if known is None:
             continue
-        meta, reads_value, template = known
+        meta, reads_value, template, placeholders = known
         value = result.value if reads_value else None
         focus = label(result.focus)
         value_text = label(value) if value is not None else ""
-        refs = set(meta.refs)
-        if meta.value_is_ref and value is not None:
-            refs.add(value_text)
-        severity = meta.severity  # the node shape's; pySHACL reports property shapes' own default
         message = template.replace("{focus}", focus).replace("{value}", value_text)
-        key = (meta.rule, str(result.focus), value_text if meta.value_is_ref else "")
-        slot = merged.setdefault(key, {"severity": severity, "refs": set(), "messages": [],
-                                       "focus": focus, "focus_iri": str(result.focus), "values": {}})
-        slot["refs"] |= refs
-        if _PLACEHOLDER.search(template):  # collect the placeholders' values; rendered once below
+        focus_iri = str(result.focus)
+        key = (meta.rule, focus_iri, value_text if meta.value_is_ref else "")
+        slot = merged.get(key)
+        if slot is None:  # the node shape's severity; pySHACL reports property shapes' own default
+            slot = merged[key] = {"severity": meta.severity, "refs": set(), "messages": [],
+                                  "focus": focus, "focus_iri": focus_iri, "values": {}}
+        elif SEVERITY_RANK[meta.severity] < SEVERITY_RANK[slot["severity"]]:
+            slot["severity"] = meta.severity
+        slot["refs"].update(meta.refs)
+        if meta.value_is_ref and value is not None:
+            slot["refs"].add(value_text)
+        if placeholders:  # collect the placeholders' values; rendered once below
             bound = {name: label(node) for name, node in result.bindings}
             found = bound or _placeholder_values(template, result.messages)
             values = slot["values"].setdefault(message, {})
-            for name in _PLACEHOLDER.findall(template):
+            for name in placeholders:
                 values.setdefault(name, set()).add(found.get(name, "?"))
         if message not in slot["messages"]:
             slot["messages"].append(message)
-        if SEVERITY_RANK[severity] < SEVERITY_RANK[slot["severity"]]:
-            slot["severity"] = severity
+
     def render(slot: dict) -> str:
         out = []
         for message in slot["messages"]:
