@@ -398,8 +398,9 @@ def apply_rules(store: Store, report: ReasoningReport, rules: tuple[Rule, ...] |
             touched: set = set()
             for rule in pending:
                 started = time.perf_counter()
-                direct = not record and None not in rule.writes and rule.writes and all(
-                    isinstance(key, tuple) or key != RDF.type for key in rule.writes)
+                # every key names its predicate (and, for rdf:type, its class)
+                exact = None not in rule.writes and RDF.type not in rule.writes
+                direct = exact and not record and bool(rule.writes)
                 try:
                     if direct:
                         before = {key: counts[key] if key in counts else _inferred_count(store, key)
@@ -422,8 +423,9 @@ def apply_rules(store: Store, report: ReasoningReport, rules: tuple[Rule, ...] |
                         for t in store.triples(RULE_DELTA):
                             report.derived_by.setdefault(t, rule.id)
                     # what the delta really holds, not what the template could write: a template
-                    # with a variable predicate would otherwise wake every rule of the stratum
-                    keys = _written_keys(rule.writes) if None not in rule.writes else _delta_keys(store)
+                    # with a variable predicate would otherwise wake every rule of the stratum, and
+                    # one with a variable class would wake no rule reading a class it wrote
+                    keys = _written_keys(rule.writes) if exact else _delta_keys(store)
                     touched |= keys
                     store.add_graph(RULE_DELTA, GRAPH_INFERRED)
                     store.clear(RULE_DELTA)
