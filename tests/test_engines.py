@@ -178,3 +178,27 @@ def test_rules_inserting_straight_into_the_inferred_graph_derive_and_count_what_
         r.id for r in rules if None in r.writes or RDF.type in r.writes}
     assert delta_targets[RULE_DELTA] >= named
     assert direct.count(RULE_DELTA) == 0
+
+
+def test_a_class_written_through_a_variable_wakes_the_rules_that_read_it(tmp_path):
+    """In one stratum, a rule reading instances of urn:ex:C comes first and finds none; a later
+    rule writes `?x a ?class` with the class computed. The fixpoint must run the first rule again:
+    the delta graph tells which classes were written (before, only rdf:type itself was touched,
+    which the first rule does not read), and the direct rule counts the class afresh."""
+    from aimsgraph.reason import GRAPH_INFERRED as INFERRED, ReasoningReport, _parse_rule_files, apply_rules
+    from aimsgraph.store import OxigraphStore
+
+    header = "# id: {id}\n# purpose: test.\n# source: test\n# stratum: 0\n"
+    (tmp_path / "a.rq").write_text(header.format(id="reads-c") +
+                                   "CONSTRUCT { ?x <urn:ex:seen> true } WHERE { ?x a <urn:ex:C> }")
+    (tmp_path / "b.rq").write_text(header.format(id="writes-class") +
+                                   'CONSTRUCT { ?x a ?class } WHERE { ?x <urn:ex:kind> ?kind '
+                                   'BIND (IRI(CONCAT("urn:ex:", ?kind)) AS ?class) }')
+    rules = _parse_rule_files(sorted(tmp_path.glob("*.rq")))
+    store = OxigraphStore()
+    store.update('INSERT DATA { GRAPH <urn:g> { <urn:x> <urn:ex:kind> "C" } }')
+    report = ReasoningReport("none")
+    apply_rules(store, report, rules=rules)
+    assert set(store.triples(INFERRED)) == {
+        (URIRef("urn:x"), RDF.type, URIRef("urn:ex:C")), (URIRef("urn:x"), URIRef("urn:ex:seen"), Literal(True))}
+    assert report.per_rule == {"writes-class": 1, "reads-c": 1}
