@@ -77,12 +77,20 @@ def test_rows_built_with_the_collector_paused_go_to_the_oldest_generation():
     was = gc.isenabled()
     gc.enable()
     try:
+        store = OxigraphStore()
+        store.update("INSERT DATA { GRAPH <urn:g> { %s } }" % " ".join(
+            f'<urn:s{i}> <urn:p> "label {i}" .' for i in range(12_000)))
         gc.collect()
         with collector_paused():
             assert not gc.isenabled()
-            rows = _store().query("SELECT ?s ?o WHERE { ?s ?p ?o }").rows
-        assert gc.isenabled() and gc.get_count()[:2] == (0, 0) and len(rows) == 28
+            rows = store.query("SELECT ?s ?o WHERE { ?s ?p ?o }").rows
+        assert gc.isenabled() and gc.get_count()[:2] == (0, 0) and len(rows) == 12_000
         assert any(o is rows[0] for o in gc.get_objects(generation=2))
+        gc.collect()
+        with collector_paused():  # a small answer leaves the generations alone
+            small = _store().query("SELECT ?s ?o WHERE { ?s ?p ?o }").rows
+        assert len(small) == 28 and gc.get_count()[0] > 0
+        assert not any(o is small[0] for o in gc.get_objects(generation=2))
         gc.disable()
         with collector_paused():
             pass

@@ -447,6 +447,9 @@ def _forget_part_pool() -> None:  # a forked child has none of its parent's thre
 os.register_at_fork(after_in_child=_forget_part_pool)
 
 
+_PROMOTE_AFTER = 20_000  # new tracked objects: a young collection of 20k rows' dicts and terms takes ~2 ms
+
+
 @contextlib.contextmanager
 def collector_paused():
     """Python's cyclic garbage collector off while a result's rows are built: every Literal and
@@ -455,18 +458,21 @@ def collector_paused():
     triples). Rows hold no cycles; the collector runs again as before once they are built (when
     it was on: a caller that turned it off keeps it off).
 
-    Before it runs again, what was built is moved to the oldest generation (`gc.freeze()` then
-    `gc.unfreeze()`, two list splices): else the first young collection after it walks every
-    row and term just made, 0.09 of trace-nodes' 0.17 s after its parts at 1M triples (92k rows;
-    trace-edges 0.27 -> 0.13-0.21 s). Other young objects move with them and are collected by
-    the next full collection instead. Skipped when the caller has frozen objects itself, whom
+    After a big answer (over `_PROMOTE_AFTER` new tracked objects), what was built is moved to
+    the oldest generation before the collector runs again (`gc.freeze()` then `gc.unfreeze()`,
+    two list splices): else the first young collection walks every row and term just made, 0.09
+    of trace-nodes' 0.17 s after its parts at 1M triples (92k rows; trace-edges 0.27 -> 0.13-0.21
+    s). Other young objects move with them and wait for the next full collection, so a small
+    answer (the reasoner's COUNTs, an API request's rows) leaves the generations alone: promoted
+    on every query, a long-running server's cyclic garbage would wait for full collections that
+    promotions never bring on. Skipped too when the caller has frozen objects itself, whom
     unfreezing would release."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        if gc.get_freeze_count() == 0:
+        if gc.get_count()[0] > _PROMOTE_AFTER and gc.get_freeze_count() == 0:
             gc.freeze()
             gc.unfreeze()
         if enabled:
