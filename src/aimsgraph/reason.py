@@ -360,9 +360,9 @@ def _delta_keys(store: Store) -> set:
     return keys
 
 def _written_keys(keys) -> set:
-    """The dependency keys a rule's new triples touch: a typing (rdf:type, C) also touches
-    rdf:type itself, which a pattern with a variable class reads (as `triple_keys` says)."""
-    return {k for key in keys for k in ((key, key[0]) if isinstance(key, tuple) else (key,))}
+    """The dependency keys that triples written under `keys` touch (`triple_keys`: a typing
+    (rdf:type, C) also touches rdf:type itself, which a pattern with a variable class reads)."""
+    return {k for key in keys for k in triple_keys((None, *key) if isinstance(key, tuple) else (None, key, None))}
 
 
 def _inferred_count(store: Store, key) -> int:

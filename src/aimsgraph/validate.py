@@ -212,7 +212,7 @@ def findings_from_results(results: Iterable[ValidationResult], shapes: rdflib.Gr
 
     merged: dict[tuple, dict] = {}
     for result in results:
-        known = per_shape[result.shape] if result.shape in per_shape else about(result.shape)
+        known = about(result.shape)
         if known is None:
             continue
         meta, reads_value, template, placeholders = known
